@@ -1,0 +1,5 @@
+import sys
+
+from audiokit.cli import main
+
+sys.exit(main())

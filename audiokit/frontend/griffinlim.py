@@ -1,0 +1,71 @@
+"""Phase reconstruction from magnitudes: (fast) Griffin-Lim and mel-to-linear inversion.
+
+Used as the classical baseline that neural vocoders are compared against.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from audiokit.frontend.stft import STFT
+
+__all__ = ["griffin_lim", "mel_to_magnitude"]
+
+
+def griffin_lim(
+    magnitude: torch.Tensor,
+    stft: STFT,
+    n_iter: int = 32,
+    momentum: float = 0.99,
+    length: int | None = None,
+    init: str = "ones",
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Fast Griffin-Lim (Perraudin et al. 2013), the algorithm of :func:`librosa.griffinlim`.
+
+    Args:
+        magnitude: ``(B, F, N)`` or ``(F, N)`` linear magnitudes.
+        stft: the :class:`STFT` whose framing produced ``magnitude``.
+        n_iter: iterations; ``momentum`` 0 gives the original Griffin-Lim.
+        init: ``"ones"`` (zero phase, librosa's ``init=None``) or ``"random"``.
+
+    Returns:
+        ``(B, T)`` waveform.
+    """
+    if magnitude.dim() == 2:
+        magnitude = magnitude.unsqueeze(0)
+    if init == "random":
+        angles = torch.exp(
+            2j * torch.pi * torch.rand(magnitude.shape, generator=generator, dtype=magnitude.dtype)
+        )
+    elif init == "ones":
+        angles = torch.ones(
+            magnitude.shape, dtype=torch.complex64 if magnitude.dtype == torch.float32 else torch.complex128
+        )
+    else:
+        raise ValueError(f"init must be 'ones' or 'random', got {init!r}")
+    angles = angles.to(magnitude.device)
+    rebuilt = torch.zeros_like(angles)
+    eps = torch.finfo(magnitude.dtype).tiny
+    for _ in range(n_iter):
+        tprev = rebuilt
+        inverse = stft.inverse(magnitude * angles, length=length)
+        rebuilt = stft(inverse)
+        angles = rebuilt - (momentum / (1 + momentum)) * tprev
+        angles = angles / (angles.abs() + eps)
+    return stft.inverse(magnitude * angles, length=length)
+
+
+def mel_to_magnitude(mel: torch.Tensor, mel_basis: torch.Tensor, power: float = 1.0) -> torch.Tensor:
+    """Approximate linear magnitudes ``(B, F, N)`` from a linear-amplitude mel ``(B, M, N)``.
+
+    Non-negative least squares by projected gradient from the pseudo-inverse start (as
+    :func:`librosa.feature.inverse.mel_to_stft`); ``power`` is the exponent the mel was built with.
+    """
+    basis = mel_basis.to(mel.dtype)
+    x = torch.clamp(torch.linalg.pinv(basis) @ mel, min=0.0)
+    lip = torch.linalg.matrix_norm(basis.T @ basis, ord=2)
+    for _ in range(50):
+        grad = basis.T @ (basis @ x - mel)
+        x = torch.clamp(x - grad / lip, min=0.0)
+    return x.pow(1.0 / power)

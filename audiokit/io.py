@@ -1,0 +1,255 @@
+"""Audio file I/O: loading with validation and resampling, atomic saving.
+
+All audio is handled as ``float32`` tensors shaped ``(C, T)`` (channels first).
+Resampling uses :mod:`soxr` (VHQ). Every problem with an input file is reported as a
+:class:`ValueError` (or :class:`FileNotFoundError`) whose message names the file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+import torch
+
+__all__ = [
+    "AUDIO_EXTENSIONS",
+    "AudioInfo",
+    "info",
+    "load",
+    "resample",
+    "save",
+    "atomic_write",
+    "check_audio",
+]
+
+#: File extensions read by :func:`load` and by the batch commands.
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
+
+_INT_SUBTYPES = {"PCM_16", "PCM_24", "PCM_32", "PCM_S8", "PCM_U8", "ULAW", "ALAW"}
+
+
+class AudioInfo:
+    """Header facts of an audio file (no samples are read)."""
+
+    def __init__(self, path: Path, sample_rate: int, channels: int, frames: int, subtype: str, format: str):
+        self.path = path
+        self.sample_rate = sample_rate
+        self.channels = channels
+        self.frames = frames
+        self.subtype = subtype
+        self.format = format
+
+    @property
+    def duration(self) -> float:
+        return self.frames / self.sample_rate
+
+    def __repr__(self) -> str:
+        return (
+            f"AudioInfo({str(self.path)!r}, sample_rate={self.sample_rate}, channels={self.channels}, "
+            f"frames={self.frames}, subtype={self.subtype!r})"
+        )
+
+
+def info(path: str | os.PathLike) -> AudioInfo:
+    """Read the header of an audio file.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: the file is not a readable audio file.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    if path.is_dir():
+        raise ValueError(f"{path}: is a directory, not an audio file")
+    try:
+        i = sf.info(str(path))
+    except Exception as e:  # soundfile raises LibsndfileError/RuntimeError/TypeError
+        raise ValueError(f"{path}: not a readable audio file ({_short(e)})") from None
+    return AudioInfo(path, int(i.samplerate), int(i.channels), int(i.frames), i.subtype, i.format)
+
+
+def _short(e: BaseException) -> str:
+    msg = str(e).strip().splitlines()
+    return msg[-1] if msg else type(e).__name__
+
+
+def check_audio(wav: torch.Tensor | np.ndarray, name: str = "audio", allow_empty: bool = False) -> None:
+    """Raise ``ValueError`` naming ``name`` if ``wav`` is empty or holds NaN/Inf samples."""
+    n = wav.numel() if isinstance(wav, torch.Tensor) else np.asarray(wav).size
+    if n == 0 and not allow_empty:
+        raise ValueError(f"{name}: audio is empty (zero samples)")
+    finite = torch.isfinite(wav).all().item() if isinstance(wav, torch.Tensor) else np.isfinite(wav).all()
+    if not finite:
+        raise ValueError(f"{name}: audio contains NaN or Inf samples")
+
+
+def resample(
+    wav: torch.Tensor | np.ndarray, orig_sr: int, target_sr: int, quality: str = "VHQ"
+) -> torch.Tensor:
+    """Resample ``(C, T)`` or ``(T,)`` audio with soxr (band-limited, linear phase).
+
+    Returns a float32 tensor with the same leading shape. ``orig_sr == target_sr`` returns the input.
+    """
+    if orig_sr <= 0 or target_sr <= 0:
+        raise ValueError(f"sample rates must be positive, got {orig_sr} -> {target_sr}")
+    t = torch.as_tensor(wav)
+    if orig_sr == target_sr:
+        return t.to(torch.float32)
+    x = t.detach().cpu().to(torch.float32).numpy()
+    if x.ndim == 1:
+        y = soxr.resample(x, orig_sr, target_sr, quality=quality)
+    elif x.ndim == 2:
+        y = soxr.resample(np.ascontiguousarray(x.T), orig_sr, target_sr, quality=quality).T
+        if y.ndim == 1:  # soxr squeezes single-channel 2-D input on some versions
+            y = y[None]
+    else:
+        raise ValueError(f"resample expects (T,) or (C, T) audio, got shape {tuple(x.shape)}")
+    return torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32)).to(t.device)
+
+
+def load(path: str | os.PathLike, sr: int | None = None, mono: bool = False) -> tuple[torch.Tensor, int]:
+    """Load an audio file as a float32 tensor ``(C, T)`` in [-1, 1].
+
+    Args:
+        path: file to read (any format libsndfile reads: wav, flac, ogg, mp3, aiff).
+        sr: target sample rate; the audio is resampled with soxr when it differs. ``None`` keeps
+            the file's rate.
+        mono: average the channels into one, giving ``(1, T)``.
+
+    Returns:
+        ``(wav, sample_rate)`` with ``wav`` of shape ``(C, T)``.
+
+    Raises:
+        FileNotFoundError: missing file.
+        ValueError: unreadable or corrupt file, zero length, or NaN/Inf samples; the message names the file.
+    """
+    meta = info(path)
+    path = meta.path
+    if meta.frames == 0:
+        raise ValueError(f"{path}: audio file has zero length")
+    try:
+        data, file_sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as e:
+        raise ValueError(f"{path}: corrupt or unreadable audio data ({_short(e)})") from None
+    if data.shape[0] == 0:
+        raise ValueError(f"{path}: audio file has zero length")
+    if not np.isfinite(data).all():
+        raise ValueError(f"{path}: audio contains NaN or Inf samples")
+    wav = torch.from_numpy(np.ascontiguousarray(data.T))
+    if mono and wav.shape[0] > 1:
+        wav = wav.mean(dim=0, keepdim=True)
+    if sr is not None and sr != file_sr:
+        wav = resample(wav, file_sr, sr)
+        file_sr = sr
+    return wav, int(file_sr)
+
+
+def _as_channels_first(wav: torch.Tensor | np.ndarray, path: Path) -> np.ndarray:
+    x = wav.detach().cpu().to(torch.float32).numpy() if isinstance(wav, torch.Tensor) else np.asarray(wav)
+    if x.ndim == 1:
+        x = x[None]
+    if x.ndim != 2:
+        raise ValueError(f"{path}: cannot save audio of shape {tuple(x.shape)}; expected (T,) or (C, T)")
+    if x.shape[0] > 64 and x.shape[1] <= 64:
+        raise ValueError(
+            f"{path}: audio of shape {tuple(x.shape)} looks like (T, C); save expects channels first (C, T)"
+        )
+    return x.astype(np.float32, copy=False)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+class atomic_write:
+    """Context manager giving a temporary path next to ``path``; renamed onto ``path`` on success.
+
+    Parent folders are created. On an exception the temporary file is removed and ``path`` is left
+    untouched, so a reader never sees a partial file.
+
+    Example:
+        >>> with atomic_write("out/result.csv") as tmp:  # doctest: +SKIP
+        ...     tmp.write_text("a,b\\n")
+    """
+
+    def __init__(self, path: str | os.PathLike, suffix: str | None = None):
+        self.path = Path(path)
+        self.suffix = suffix if suffix is not None else self.path.suffix
+        self.tmp: Path | None = None
+
+    def __enter__(self) -> Path:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(
+            prefix=f".{self.path.name}.", suffix=f".tmp{self.suffix}", dir=self.path.parent
+        )
+        os.close(fd)
+        os.chmod(name, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
+        self.tmp = Path(name)
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        assert self.tmp is not None
+        if exc_type is None:
+            os.replace(self.tmp, self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
+
+
+def save(
+    path: str | os.PathLike,
+    wav: torch.Tensor | np.ndarray,
+    sr: int,
+    subtype: str | None = "PCM_16",
+    clip: bool = True,
+) -> Path:
+    """Write ``(C, T)`` or ``(T,)`` audio atomically (temporary file + rename), creating parent folders.
+
+    Args:
+        path: output file; the format follows the extension (wav, flac, ogg, ...).
+        wav: samples in [-1, 1].
+        sr: sample rate.
+        subtype: libsndfile subtype (``"PCM_16"``, ``"PCM_24"``, ``"FLOAT"``, ...); ``None`` takes
+            the format's default.
+        clip: for integer subtypes, clip samples outside [-1, 1] (with a warning) instead of raising.
+
+    Raises:
+        ValueError: empty audio, NaN/Inf samples, a wrong shape, or a bad rate/subtype; the message
+            names ``path``.
+    """
+    path = Path(path)
+    if int(sr) <= 0:
+        raise ValueError(f"{path}: sample rate must be positive, got {sr}")
+    x = _as_channels_first(wav, path)
+    if x.shape[1] == 0:
+        raise ValueError(f"{path}: refusing to save empty audio (zero samples)")
+    if not np.isfinite(x).all():
+        raise ValueError(f"{path}: refusing to save audio that contains NaN or Inf samples")
+    fmt = _format_for(path)
+    if subtype is not None and not sf.check_format(fmt, subtype):
+        raise ValueError(f"{path}: subtype {subtype!r} is not valid for format {fmt}")
+    peak = float(np.abs(x).max())
+    if subtype in _INT_SUBTYPES and peak > 1.0:
+        if not clip:
+            raise ValueError(f"{path}: peak {peak:.3f} exceeds full scale for integer subtype {subtype}")
+        warnings.warn(f"{path}: peak {peak:.3f} exceeds full scale; clipping to [-1, 1]", stacklevel=2)
+        x = np.clip(x, -1.0, 1.0)
+    with atomic_write(path) as tmp:
+        sf.write(str(tmp), x.T, int(sr), subtype=subtype, format=fmt)
+    return path
+
+
+def _format_for(path: Path) -> str:
+    ext = path.suffix.lower().lstrip(".")
+    table = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG", "mp3": "MP3", "aiff": "AIFF", "aif": "AIFF"}
+    if ext not in table:
+        raise ValueError(f"{path}: unsupported audio extension {path.suffix!r} (use one of {sorted(table)})")
+    return table[ext]
