@@ -50,6 +50,13 @@ class MultiDiscriminator(nn.Module):
     Shape:
         ``forward(y, y_hat)``: waveforms ``(B, T)`` or ``(B, 1, T)`` -> :class:`DiscriminatorOutput`.
         ``score(x)``: one waveform -> ``(logits list, fmaps list)``.
+
+    Training use (as the official scripts): the discriminator step scores ``(y, y_hat.detach())``;
+    the generator step scores ``(y, y_hat)`` again. In the generator step the real branch only
+    provides feature-matching targets, so ``with torch.no_grad(): real = D.score(y)`` followed by
+    ``fake = D.score(y_hat)`` gives the same generator gradients with less memory (the official
+    code's discriminator gradients from that step are discarded by ``zero_grad``). Call ``score`` on
+    ``y`` before ``y_hat`` to keep the official order of spectral-norm power iterations (MSD).
     """
 
     discriminators: nn.ModuleList

@@ -72,9 +72,15 @@ class ResolutionDiscriminator(nn.Module):
         self.conv_post = WNConv2d(c, 1, (3, 3), padding=(1, 1))
 
     def spectrogram(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, 1, T)`` or ``(B, T)`` -> real ``(B, F, N)`` magnitude or phase."""
-        spec = self.stft(x.reshape(-1, x.shape[-1]))
-        return spec.abs() if self.feature == "magnitude" else spec.angle()
+        """``(B, 1, T)`` or ``(B, T)`` -> real ``(B, F, N)`` magnitude or phase.
+
+        Half-precision input is analysed in float32 (the FFT backends reject it) and cast back.
+        """
+        x = x.reshape(-1, x.shape[-1])
+        low_precision = x.dtype in (torch.float16, torch.bfloat16)
+        spec = self.stft(x.float() if low_precision else x)
+        feat = spec.abs() if self.feature == "magnitude" else spec.angle()
+        return feat.to(x.dtype) if low_precision else feat
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         x = self.spectrogram(x).unsqueeze(1)

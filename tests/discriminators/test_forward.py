@@ -190,3 +190,12 @@ def test_bad_inputs_raise_clear_errors():
         MultiResolutionDiscriminator(((512, 128, 512),), channels=4)(torch.randn(1, 100), torch.randn(1, 100))
     with pytest.raises(ValueError, match="feature"):
         ResolutionDiscriminator((64, 16, 64), feature="power")
+
+
+def test_half_precision_input_is_analysed_in_float32():
+    d = MultiResolutionDiscriminator(((128, 32, 128),), channels=4)
+    y = torch.randn(1, 1, 600)
+    ref = d.score(y)[0][0]
+    got = d.bfloat16().score(y.bfloat16())[0][0]
+    assert got.dtype == torch.bfloat16
+    torch.testing.assert_close(got.float(), ref, rtol=0.1, atol=0.05)
