@@ -9,6 +9,7 @@ no-op at world size 1.
 from __future__ import annotations
 
 import datetime
+import inspect
 import logging
 import os
 from collections.abc import Mapping
@@ -109,8 +110,8 @@ def init_distributed(
             if var not in os.environ:
                 raise ValueError(f"WORLD_SIZE={info.world_size} but {var} is not set; launch with torchrun")
         kwargs: dict[str, Any] = {"timeout": datetime.timedelta(seconds=timeout_s)}
-        if dev.type == "cuda":
-            kwargs["device_id"] = dev
+        if dev.type == "cuda" and "device_id" in inspect.signature(dist.init_process_group).parameters:
+            kwargs["device_id"] = dev  # torch >= 2.3: eager NCCL init bound to this rank's GPU
         dist.init_process_group(
             backend=backend, init_method="env://", rank=info.rank, world_size=info.world_size, **kwargs
         )
