@@ -18,6 +18,8 @@ A model's training code subclasses :class:`TrainingTask` (see its docstring). Mo
 * :mod:`~audiokit.train.checkpoint` - checkpoint files, RNG state
 * :mod:`~audiokit.train.logger` - JSON-lines/TensorBoard logging
 * :mod:`~audiokit.train.export` - safetensors + config.json export
+* :mod:`~audiokit.train.gan` - :class:`~audiokit.train.gan.AmplitudePhaseGANTask`, the shared
+  APNet/APNet2/AP-BWE training (import it from ``audiokit.train.gan``)
 """
 
 from audiokit.train.checkpoint import latest_checkpoint, load_checkpoint, resolve_checkpoint

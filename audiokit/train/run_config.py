@@ -178,12 +178,21 @@ def build_task(data: dict[str, Any]) -> RunConfig:
 
 
 def load_run_config(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
-    """Read a run-config YAML, apply dotted ``key=value`` overrides and validate.
+    """Read a run-config YAML, validate it, apply dotted ``key=value`` overrides and validate again.
 
+    Overrides apply to the *resolved* config (YAML plus defaults), so ``discriminators.mrd.weight=0.2``
+    changes one value of a default mapping without dropping its other entries. (An override of
+    ``task`` applies to the YAML as written, since the other task's defaults differ.)
     When ``train.run_dir`` is not set it defaults to ``runs/<yaml file stem>``.
     """
-    raw = apply_overrides(load_yaml(path), overrides)
-    run = build_task(raw)
+    raw = load_yaml(path)
+    overrides = list(overrides)
+    if any(o.split("=", 1)[0].strip() == "task" for o in overrides):
+        run = build_task(apply_overrides(raw, overrides))
+    else:
+        run = build_task(raw)
+        if overrides:
+            run = build_task(apply_overrides(run.to_dict(), overrides))
     if not run.train.run_dir:
         run.train.run_dir = str(Path("runs") / Path(path).stem)
     return run

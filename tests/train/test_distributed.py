@@ -1,4 +1,5 @@
-"""A real 2-process torchrun job on CPU (gloo, localhost) through ``audiokit train``.
+"""A real 2-process torchrun job on CPU (gloo, localhost) through ``audiokit train``, training a tiny
+generator against MPD + MRD discriminators with the shared amplitude/phase GAN task.
 
 SIGTERM reaches rank 1 only: both ranks must agree to stop after the same step, rank 0 alone writes
 the checkpoint (with both ranks' RNG states), the replicas hold identical parameters, the data are
@@ -9,6 +10,7 @@ test_trainer.py, which is cheaper than a second torchrun launch.)
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -25,7 +27,7 @@ def test_torchrun_two_ranks_identical_signal_agreed_only_rank0_writes(tones_dir,
     run, dump = tmp_path / "run", tmp_path / "dump"
     cfg = tmp_path / "ddp.yaml"
     cfg.write_text(
-        "task: tests.train.tiny_tasks:TinyGANTask\n"
+        "task: tests.train.gan_tasks:TinyAPTask\n"
         "train:\n"
         f"  run_dir: {run}\n"
         "  max_steps: 6\n"
@@ -57,7 +59,8 @@ def test_torchrun_two_ranks_identical_signal_agreed_only_rank0_writes(tones_dir,
     # DDP kept the replicas identical
     p0 = torch.load(dump / "params_rank0.pt", weights_only=True)
     p1 = torch.load(dump / "params_rank1.pt", weights_only=True)
-    for name in ("generator", "discriminator"):
+    assert set(p0) == {"generator", "mrd", "mpd"}
+    for name in p0:
         assert p0[name].keys() == p1[name].keys()
         for k in p0[name]:
             assert torch.equal(p0[name][k], p1[name][k]), (name, k)
@@ -78,4 +81,5 @@ def test_torchrun_two_ranks_identical_signal_agreed_only_rank0_writes(tones_dir,
     assert events.count("start") == 1 and events.count("interrupted") == 1
     assert [r["step"] for r in read_log(run, "train")] == [2, 4]
     val = read_log(run, "val")
-    assert [r["step"] for r in val] == [2, 4] and all({"recon", "snr"} <= set(r) for r in val)
+    assert [r["step"] for r in val] == [2, 4] and all({"loss/amplitude", "snr"} <= set(r) for r in val)
+    assert all(math.isfinite(r["loss_g"]) and math.isfinite(r["d/mrd"]) for r in read_log(run, "train"))

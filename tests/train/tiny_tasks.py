@@ -70,16 +70,47 @@ class TinyConfig:
     dump_dir: str | None = None  # write per-rank parameters/diagnostics here at the end
 
 
-class TinyGANTask(TrainingTask):
+class Diagnostics:
+    """Test instrumentation mixed into the tiny tasks: a self-sent SIGTERM at a chosen step, the steps
+    and items each rank saw, which rank built checkpoint states, per-rank parameter dumps."""
+
+    def _init_diagnostics(self) -> None:
+        self.seen_indices: list[int] = []
+        self.steps_run: list[int] = []
+        self.extra_state_calls = 0
+
+    def _observe(self, batch) -> None:
+        cfg = self.config
+        interrupt = cfg.interrupt_at_step is not None and self.step + 1 == cfg.interrupt_at_step
+        if interrupt and cfg.interrupt_rank in (None, self.dist.rank):
+            os.kill(os.getpid(), signal.SIGTERM)
+        self.seen_indices.extend(int(i) for i in batch["index"])
+        self.steps_run.append(self.step)
+
+    def extra_state(self):
+        self.extra_state_calls += 1
+        return {"writer_rank": self.dist.rank}
+
+    def on_train_end(self, status):
+        if self.config.dump_dir is None:
+            return
+        d = Path(self.config.dump_dir)
+        d.mkdir(parents=True, exist_ok=True)
+        r = self.dist.rank
+        torch.save({n: self.model(n).state_dict() for n in self.models}, d / f"params_rank{r}.pt")
+        diag = {"seen": self.seen_indices, "extra_state_calls": self.extra_state_calls, "step": self.step}
+        diag.update(steps_run=self.steps_run, status=status, resumed=self.resumed)
+        (d / f"diag_rank{r}_{status}.json").write_text(json.dumps(diag))
+
+
+class TinyGANTask(Diagnostics, TrainingTask):
     """D step on detached output, then G step (L1 reconstruction + LSGAN), as the vocoder GANs."""
 
     config_class = TinyConfig
 
     def __init__(self, config=None, train=None):
         super().__init__(config, train)
-        self.seen_indices: list[int] = []
-        self.steps_run: list[int] = []
-        self.extra_state_calls = 0
+        self._init_diagnostics()
 
     def build_models(self):
         c = self.config.channels
@@ -103,13 +134,7 @@ class TinyGANTask(TrainingTask):
         return self._datasets()[1]
 
     def training_step(self, batch):
-        interrupt = (
-            self.config.interrupt_at_step is not None and self.step + 1 == self.config.interrupt_at_step
-        )
-        if interrupt and self.config.interrupt_rank in (None, self.dist.rank):
-            os.kill(os.getpid(), signal.SIGTERM)
-        self.seen_indices.extend(int(i) for i in batch["index"])
-        self.steps_run.append(self.step)
+        self._observe(batch)
         G, D = self.models["generator"], self.models["discriminator"]
         y, x = batch["audio"], batch["input"]
         y_hat = G(x)
@@ -127,18 +152,3 @@ class TinyGANTask(TrainingTask):
         y_hat = self.model("generator")(x)
         metrics = {"recon": float(F.l1_loss(y_hat, y)), **self.audio_metrics(y[0], y_hat[0], 8000)}
         return ValidationResult(metrics, {"generated": y_hat[0], "target": y[0]}, 8000)
-
-    def extra_state(self):
-        self.extra_state_calls += 1
-        return {"writer_rank": self.dist.rank}
-
-    def on_train_end(self, status):
-        if self.config.dump_dir is None:
-            return
-        d = Path(self.config.dump_dir)
-        d.mkdir(parents=True, exist_ok=True)
-        r = self.dist.rank
-        torch.save({n: self.model(n).state_dict() for n in self.models}, d / f"params_rank{r}.pt")
-        diag = {"seen": self.seen_indices, "extra_state_calls": self.extra_state_calls, "step": self.step}
-        diag.update(steps_run=self.steps_run, status=status, resumed=self.resumed)
-        (d / f"diag_rank{r}_{status}.json").write_text(json.dumps(diag))
