@@ -248,13 +248,13 @@ class Trainer:
         task.on_train_start()
 
     def _resume(self) -> None:
-        latest = None
+        latest, state = None, None
         if self.info.is_main:
             found = list_checkpoints(self.ckpt_dir)
             # the newest readable checkpoint (a damaged newest one falls back to the previous)
             for step, path in reversed(found):
                 try:
-                    load_checkpoint(path)
+                    state = load_checkpoint(path)
                     latest = str(path)
                     break
                 except ValueError as e:
@@ -262,7 +262,8 @@ class Trainer:
         latest = D.broadcast_object(latest)
         if latest is None:
             return
-        state = load_checkpoint(latest)
+        if state is None:
+            state = load_checkpoint(latest)
         task = self.task
         for name, m in task.models.items():
             if name not in state["models"]:

@@ -160,3 +160,8 @@ def test_cli_train_resume_and_export(tones_dir, tmp_path, capsys):
         digest, name = line.split()
         assert hashlib.sha256((out / name).read_bytes()).hexdigest() == digest
     assert main(["export", str(tmp_path / "nowhere"), str(out)]) == 2
+
+    # a damaged newest checkpoint (e.g. a full disk) is skipped with a warning: resume from the one before
+    (run / "checkpoints" / "step_00000005.pt").write_bytes(b"truncated")
+    assert main(["train", str(cfg), "train.max_steps=6", "--run-dir", str(run), "--no-progress"]) == 0
+    assert [e["step"] for e in read_log(run, "event") if e["event"] == "resume"] == [3, 3]
