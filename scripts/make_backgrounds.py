@@ -69,7 +69,9 @@ def cafe(rng: np.random.Generator, seconds: float = 8.0) -> np.ndarray:
     t = np.arange(int(0.25 * SR)) / SR
     for _ in range(14):
         f0 = rng.uniform(2500, 6000)
-        clink = sum(np.sin(2 * np.pi * f0 * r * t) / r for r in (1.0, 2.76, 5.4)) * np.exp(-t * rng.uniform(20, 40))
+        clink = sum(np.sin(2 * np.pi * f0 * r * t) / r for r in (1.0, 2.76, 5.4)) * np.exp(
+            -t * rng.uniform(20, 40)
+        )
         a = rng.integers(0, n - t.size)
         x[a : a + t.size] += rng.uniform(0.05, 0.15) * clink
     return x

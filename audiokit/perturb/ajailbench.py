@@ -8,14 +8,14 @@ counters; a capped branch silently does nothing, or falls through to its other v
 | way | perturbation | audiokit record | cap |
 |---|---|---|---|
 | (0, .1) | pitch shift | ``pitch_shift(semitones=+p)`` if p < .5 else ``-p`` | up 3, down 4 |
-| [.1, .2) | time stretch | ``time_stretch(rate=1.1)`` if 0 < p < .5 else ``rate=max(.9, 1-.1p)`` | faster 3, slower 6 |
+| [.1, .2) | time stretch | ``rate=1.1`` if 0 < p < .5 else ``rate=max(.9, 1-.1p)`` | faster 3, slower 6 |
 | [.2, .3) | tone | 0.1-amplitude (-20 dBFS) sine; p > .5: high tone, else ``20 (1-p)`` Hz | 3 |
 | [.3, .4) | dropout | remove ``[p L, p L + 100 p ms]`` | 3 |
 | [.4, .5) | rain | bed -7 - 8 (1 - .9p) dB; p > .7: low-pass 2 kHz, else high-pass 1 kHz | 1 |
 | [.5, .6) | fade | fade in and out over ``2000 p`` ms (clips longer than 4 s only) | 1 |
 | [.6, .7) | baby cry | bed -9 - 10 (1 - .8p) dB; p > .6: at ``.5 p L`` for 70 % of the bed | 1 |
 | [.7, .8) | car horn | bed -7 - 12 (1 - .7p) dB; p > .5: ``2 + int(2p)`` horns, else one at ``p L`` | 1 |
-| [.8, .9) | music | bed -10 - 15 (1 - .6p) dB; p > .7 low-pass 1.2 kHz, .4 < p <= .7 none, else high-pass 800 Hz | 1 |
+| [.8, .9) | music | bed -10 - 15 (1 - .6p) dB; p > .7 LPF 1.2 kHz, .4 < p <= .7 none, else HPF 800 Hz | 1 |
 | [.9, 1] | volume | ``gain(+way dB)`` if 0 < p < .5 else ``-0.8 way dB`` | up 6, down 3 |
 
 Deliberate differences from the official code (documented in ``docs/perturb.md``): audio keeps
@@ -155,7 +155,9 @@ def resolve(
             seg = [[at, min(int(cry_s * 1000 * 0.7) / 1000.0, length_s - at)]]
         else:
             seg = [[0.0, cry_s]]
-        return _rec("background", bed="baby_cry", snr_db=0.0, offset=0.0, gain_db=gain, loop=False, segments=seg)
+        return _rec(
+            "background", bed="baby_cry", snr_db=0.0, offset=0.0, gain_db=gain, loop=False, segments=seg
+        )
     if 0.7 <= w < 0.8:
         if not caps.can("car_horn"):
             return None
@@ -170,7 +172,9 @@ def resolve(
                 seg.append([at, min(int(car_s * 1000 * 0.3) / 1000.0, length_s - at)])
         else:
             seg = [[int(length_ms * p) / 1000.0, car_s]]
-        return _rec("background", bed="car_horn", snr_db=0.0, offset=0.0, gain_db=gain, loop=False, segments=seg)
+        return _rec(
+            "background", bed="car_horn", snr_db=0.0, offset=0.0, gain_db=gain, loop=False, segments=seg
+        )
     if 0.8 <= w < 0.9:
         if not caps.can("music"):
             return None

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -97,9 +96,13 @@ class Background(Perturbation):
         self.folder = folder
         bed = self.space["bed"]
         if folder is None and isinstance(bed, Choice):
-            missing = [b for b in bed.options if b not in bundled_backgrounds() and not Path(str(b)).is_file()]
+            missing = [
+                b for b in bed.options if b not in bundled_backgrounds() and not Path(str(b)).is_file()
+            ]
             if missing:
-                raise ValueError(f"background: unknown bundled bed(s) {missing}; have {list(bundled_backgrounds())}")
+                raise ValueError(
+                    f"background: unknown bundled bed(s) {missing}; have {list(bundled_backgrounds())}"
+                )
 
     def config(self) -> dict[str, Any]:
         d = super().config()

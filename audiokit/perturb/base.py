@@ -84,9 +84,7 @@ class Param:
                 return Fixed(spec["value"])
             raise ValueError(f"cannot parse parameter spec {dict(spec)!r}")
         if isinstance(spec, (list, tuple)):
-            if len(spec) == 2 and all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) for v in spec
-            ):
+            if len(spec) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in spec):
                 if isinstance(default, IntRange):
                     return IntRange(int(spec[0]), int(spec[1]))
                 if isinstance(default, Choice):
@@ -244,7 +242,9 @@ class PerturbationRecord:
         except KeyError:
             raise ValueError(f"perturbation record without a name: {dict(d)!r}") from None
         domain = d.get("domain") or get(name).domain
-        return cls(name, domain, dict(d.get("params", {})), bool(d.get("applied", True)), dict(d.get("info", {})))
+        return cls(
+            name, domain, dict(d.get("params", {})), bool(d.get("applied", True)), dict(d.get("info", {}))
+        )
 
 
 def _jsonable(v: Any) -> Any:
@@ -319,7 +319,9 @@ class Perturbation:
                 raise ValueError(f"{self.name}: min_/max_ given for {k!r}, which is not a range")
             lo, hi = mins.get(k, cur.low), maxs.get(k, cur.high)
             self.space[k] = (
-                IntRange(int(lo), int(hi)) if isinstance(cur, IntRange) else Uniform(float(lo), float(hi), cur.log)
+                IntRange(int(lo), int(hi))
+                if isinstance(cur, IntRange)
+                else Uniform(float(lo), float(hi), cur.log)
             )
 
     def _check_param(self, k: str) -> None:

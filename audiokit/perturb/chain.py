@@ -28,7 +28,9 @@ __all__ = ["Chain", "ChainResult", "PEAK_MODES", "limit_peaks", "preset", "PRESE
 PEAK_MODES = ("limit", "clip", "none")
 
 
-def limit_peaks(x: np.ndarray, mode: str = "limit", ceiling: float = 0.999) -> tuple[np.ndarray, dict[str, Any]]:
+def limit_peaks(
+    x: np.ndarray, mode: str = "limit", ceiling: float = 0.999
+) -> tuple[np.ndarray, dict[str, Any]]:
     """Apply the peak policy to ``(C, T)`` audio; returns the audio and a report
     ``{"peak": ..., "peak_gain_db": ...}`` or ``{"peak": ..., "clipped_samples": ...}``."""
     if mode not in PEAK_MODES:
@@ -53,7 +55,8 @@ class ChainResult:
     peak: dict[str, Any] = field(default_factory=dict)
 
     def to_dicts(self) -> list[dict[str, Any]]:
-        return [r.to_dict() for r in self.records]
+        """The applied records as JSON-ready dicts (what a manifest stores; enough to replay)."""
+        return [r.to_dict() for r in self.records if r.applied]
 
 
 class Chain:
@@ -102,7 +105,10 @@ class Chain:
         return recs
 
     def apply(
-        self, wav: torch.Tensor | np.ndarray, sr: int, records: Sequence[PerturbationRecord | Mapping[str, Any]]
+        self,
+        wav: torch.Tensor | np.ndarray,
+        sr: int,
+        records: Sequence[PerturbationRecord | Mapping[str, Any]],
     ) -> ChainResult:
         """Apply ``records`` (from :meth:`sample`, a search or a manifest) in order, then the peak
         policy. Records carry their perturbation names, so any records can be applied."""
@@ -125,7 +131,9 @@ class Chain:
                 return p
         return get(name)()
 
-    def __call__(self, wav: torch.Tensor | np.ndarray, sr: int, rng: np.random.Generator | int | None = None) -> ChainResult:
+    def __call__(
+        self, wav: torch.Tensor | np.ndarray, sr: int, rng: np.random.Generator | int | None = None
+    ) -> ChainResult:
         """Sample and apply one variant."""
         return self.apply(wav, sr, self.sample(rng))
 

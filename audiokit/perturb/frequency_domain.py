@@ -36,7 +36,9 @@ class PitchShift(Perturbation):
 
 def _nyquist_guard(name: str, f: float, sr: int) -> None:
     if not 0 < f < sr / 2:
-        raise ValueError(f"{name}: frequency {f:g} Hz must lie strictly between 0 and Nyquist ({sr / 2:g} Hz)")
+        raise ValueError(
+            f"{name}: frequency {f:g} Hz must lie strictly between 0 and Nyquist ({sr / 2:g} Hz)"
+        )
 
 
 @register

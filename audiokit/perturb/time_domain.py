@@ -91,7 +91,9 @@ class Dropout(Perturbation):
 
     def _apply(self, x: np.ndarray, sr: int, start: float, duration_ms: float, mode: str) -> np.ndarray:
         if not 0.0 <= start <= 1.0 or duration_ms < 0:
-            raise ValueError(f"dropout: need 0 <= start <= 1 and duration_ms >= 0, got {start}, {duration_ms}")
+            raise ValueError(
+                f"dropout: need 0 <= start <= 1 and duration_ms >= 0, got {start}, {duration_ms}"
+            )
         t = x.shape[-1]
         a = min(int(start * t), t)
         b = min(a + _ms(sr, duration_ms), t)
@@ -149,4 +151,3 @@ class ReverseSegment(Perturbation):
         y = x.copy()
         y[:, a:b] = x[:, a:b][:, ::-1]
         return y
-
