@@ -19,6 +19,7 @@ __all__ = [
     "one_pole_highpass",
     "fit_length",
     "mp3_roundtrip",
+    "estimate_lag",
     "MP3_RATES",
 ]
 
@@ -156,4 +157,23 @@ def mp3_roundtrip(x: np.ndarray, sr: int, bitrate_kbps: float) -> np.ndarray:
         z = soxr.resample(z.T, enc_sr, sr, quality="VHQ").T
         if z.ndim == 1:
             z = z[None]
-    return fit_length(np.ascontiguousarray(z, dtype=np.float32), x.shape[-1])
+    z = np.ascontiguousarray(z, dtype=np.float32)
+    lag = estimate_lag(x, z)
+    if lag > 0:  # the codec delayed the signal (LAME at low bitrates): take it back
+        z = z[:, lag:]
+    elif lag < 0:
+        z = np.pad(z, ((0, 0), (-lag, 0)))
+    return fit_length(z, x.shape[-1])
+
+
+def estimate_lag(ref: np.ndarray, est: np.ndarray, max_lag: int = 8192) -> int:
+    """Delay of ``est`` relative to ``ref`` (both ``(C, T)``) in samples, from the peak of the
+    FFT cross-correlation of their mono mixes within ``+-max_lag``."""
+    a, b = ref.mean(axis=0).astype(np.float64), est.mean(axis=0).astype(np.float64)
+    n = a.size + b.size - 1
+    nfft = 1 << (n - 1).bit_length()
+    xc = np.fft.irfft(np.fft.rfft(b, nfft) * np.conj(np.fft.rfft(a, nfft)), nfft)
+    m = min(max_lag, a.size - 1, b.size - 1)
+    lags = np.concatenate([np.arange(0, m + 1), np.arange(-m, 0)])
+    vals = np.concatenate([xc[: m + 1], xc[nfft - m :]])
+    return int(lags[int(np.argmax(vals))])

@@ -282,7 +282,12 @@ def run_study(
         raise ValueError(f"keep must be 'best' or 'last', got {keep!r}")
     legacy = (not _has_set_constraint()) if legacy_constraints is None else legacy_constraints
     smp = make_sampler(sampler, seed, n_startup, budget, legacy)
-    study = optuna.create_study(direction="maximize", sampler=smp)
+    verbosity = optuna.logging.get_verbosity()
+    if not log.isEnabledFor(logging.DEBUG):  # optuna's per-trial INFO lines only in debug mode
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        study = optuna.create_study(direction="maximize", sampler=smp)
     history: list[TrialRecord] = []
     scores: list[float] = []
 
@@ -314,10 +319,13 @@ def run_study(
             trial.study.stop()
         return float(value)
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        warnings.simplefilter("ignore", FutureWarning)
-        study.optimize(objective, n_trials=budget, catch=(Exception,), show_progress_bar=False)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            warnings.simplefilter("ignore", FutureWarning)
+            study.optimize(objective, n_trials=budget, catch=(Exception,), show_progress_bar=False)
+    finally:
+        optuna.logging.set_verbosity(verbosity)
     done = [h for h in history if h.state == "complete"]
     if keep == "last":
         kept = done[-1] if done else None
