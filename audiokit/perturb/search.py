@@ -303,7 +303,10 @@ def run_study(
             raise  # recorded here; optuna marks the trial failed and goes on
         rec.score, rec.constraint, rec.feasible = out.score, out.constraint, out.feasible
         rec.success, rec.queried, rec.info = out.success, out.queried, out.info
-        violation = 0.0 if out.feasible else max(1e-6, float(out.info.get("violation", 1.0)))
+        # the signed margin (threshold - value): negative when feasible, so the constraint's GP
+        # sees how far inside the feasible region a trial is, not just a 0/1 flag
+        v = float(out.info.get("violation", 0.0 if out.feasible else 1.0))
+        violation = min(v, 0.0) if out.feasible else max(v, 1e-6)
         if legacy:
             trial.set_user_attr(_VIOLATION, violation)
         else:
@@ -433,7 +436,7 @@ def search(
         chain_recs = (state["chain"] if cumulative else []) + applied
         info = {
             "records": [r.to_dict() for r in applied],
-            "violation": max(0.0, con.threshold - cval),
+            "violation": con.threshold - cval,
             "peak": res.peak,
         }
         if cumulative:
