@@ -20,7 +20,11 @@ def test_each_decile_maps_to_its_perturbation_with_the_official_numbers():
     assert r(0.15, 0.8).params["rate"] == pytest.approx(0.92)
     assert r(0.15, 0.0).params["rate"] == 1.0  # p == 0 falls into the "slower" branch
     low = r(0.25, 0.3)
-    assert low.name == "tone" and low.params["freq_hz"] == pytest.approx(14.0) and low.params["level_dbfs"] == -20
+    assert (
+        low.name == "tone"
+        and low.params["freq_hz"] == pytest.approx(14.0)
+        and low.params["level_dbfs"] == -20
+    )
     high = r(0.25, 0.8)  # official 36 kHz is above Nyquist: placed at 0.85-0.95 x Nyquist instead
     assert high.params["freq_hz"] is None and high.params["band"] == "near_nyquist"
     assert get("tone").frequency(SR, "near_nyquist", high.params["position"], None) < SR / 2

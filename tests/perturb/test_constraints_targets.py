@@ -74,7 +74,10 @@ def test_word_error_rate_closed_form():
 def test_pocketsphinx_closed_vocabulary_transcribes_and_asr_constraint(speech16k):
     x, sr = speech16k
     rec = PocketSphinx(CORPUS)
-    assert rec.transcribe(x, sr).text == "the birch canoe slid on the smooth planks glue the sheet to the dark blue background"
+    assert (
+        rec.transcribe(x, sr).text
+        == "the birch canoe slid on the smooth planks glue the sheet to the dark blue background"
+    )
     # 48 kHz stereo input is mixed and resampled
     st = torch.stack([x, x]).numpy()
     import soxr

@@ -126,8 +126,12 @@ def test_pydub_style_one_pole_filters_match_the_loop():
             y[i] = a * (y[i - 1] + v[i] - v[i - 1])
         return y
 
-    np.testing.assert_allclose(one_pole_lowpass(x, SR, 2000.0)[0], lp_loop(x[0].astype(float), SR, 2000.0), atol=1e-5)
-    np.testing.assert_allclose(one_pole_highpass(x, SR, 1000.0)[0], hp_loop(x[0].astype(float), SR, 1000.0), atol=1e-5)
+    np.testing.assert_allclose(
+        one_pole_lowpass(x, SR, 2000.0)[0], lp_loop(x[0].astype(float), SR, 2000.0), atol=1e-5
+    )
+    np.testing.assert_allclose(
+        one_pole_highpass(x, SR, 1000.0)[0], hp_loop(x[0].astype(float), SR, 1000.0), atol=1e-5
+    )
 
 
 def test_dropout_fade_shift_reverse_exact():
@@ -168,7 +172,9 @@ def test_clipping_compression_reverb_background_mp3(speech16k):
     assert torch.equal(get("clipping")().apply(x, sr, percentile=0.0), x)
     # compressor on a steady tone 20 dB over the threshold, ratio 4: -15 dB steady-state gain
     s = tone(1000.0, sr, 1.0, amp=math.sqrt(2) * 10 ** (-10 / 20))  # RMS -10 dBFS
-    y = get("compression")().apply(s, sr, threshold_db=-30.0, ratio=4.0, attack_ms=5.0, release_ms=50.0, makeup_db=0)
+    y = get("compression")().apply(
+        s, sr, threshold_db=-30.0, ratio=4.0, attack_ms=5.0, release_ms=50.0, makeup_db=0
+    )
     rms = 20 * np.log10(np.sqrt(np.mean(y.numpy()[8000:] ** 2)))
     assert rms == pytest.approx(-10 - 20 * (1 - 1 / 4), abs=0.3)
     # reverb: the impulse response decays by 60 dB in rt60 (Schroeder backward integration)
@@ -184,7 +190,9 @@ def test_clipping_compression_reverb_background_mp3(speech16k):
     # background at an exact SNR, looping a bundled bed
     b = get("background")().apply(x, sr, bed="rain", snr_db=6.0, offset=0.3)
     n = (b - x).double()
-    assert 10 * math.log10(float((x.double() ** 2).mean()) / float((n**2).mean())) == pytest.approx(6.0, abs=0.01)
+    assert 10 * math.log10(float((x.double() ** 2).mean()) / float((n**2).mean())) == pytest.approx(
+        6.0, abs=0.01
+    )
     # mp3: aligned, same length, a lossy but faithful copy
     m = get("mp3")().apply(x, sr, bitrate_kbps=32)
     assert m.shape == x.shape

@@ -91,7 +91,14 @@ def test_legacy_constraints_func_path_gives_the_same_feasibility():
 
     def ev(values, number):
         feas = values["x"] <= 0.5
-        return Outcome(values["x"] if feas else None, 0.5 - values["x"], feas, False, feas, {"violation": values["x"] - 0.5})
+        return Outcome(
+            values["x"] if feas else None,
+            0.5 - values["x"],
+            feas,
+            False,
+            feas,
+            {"violation": values["x"] - 0.5},
+        )
 
     h1, k1 = run_study(ev, dims, 12, "tpe", 0, legacy_constraints=True)
     h2, k2 = run_study(ev, dims, 12, "tpe", 0, legacy_constraints=False)
