@@ -178,13 +178,13 @@ def bench_throughput(files: int, variants: int, repeats: int) -> None:
     try:
         src = tmp / "in"
         make_files(src, files)
-        exe = [sys.executable, "-m", "audiokit", "perturb"]
+        exe = [sys.executable, "-m", "audiokit", "-q", "perturb"]
         times: dict[int, list[float]] = {1: [], 2: []}
         for r in range(repeats):
             for w in (1, 2) if r % 2 == 0 else (2, 1):
                 out = tmp / f"out{w}_{r}"
                 cmd = exe + [str(src), str(out), "--variants", str(variants), "--preset", "all"]
-                cmd += ["--seed", str(r), "--workers", str(w), "--no-progress", "-q"]
+                cmd += ["--seed", str(r), "--workers", str(w), "--no-progress"]
                 t0 = time.perf_counter()
                 subprocess.run(
                     cmd, check=True, stdout=subprocess.DEVNULL, env={**os.environ, "PYTHONWARNINGS": "ignore"}
