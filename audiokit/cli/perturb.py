@@ -47,7 +47,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--constraint", default=None, help="estoi[:0.6], snr[:10], asr[:0.8] or package.module:factory"
     )
-    p.add_argument("--budget", type=int, default=None, help="trials per file (search; default 30)")
+    p.add_argument(
+        "--budget", type=int, default=None, help="trials per file (search; default 30, 10 for ajailbench)"
+    )
     p.add_argument("--sampler", default=None, help="gp (default), tpe, random or ajailbench")
     p.add_argument("--n-startup", type=int, default=None, help="random start-up trials of gp/tpe")
     p.add_argument("--peak", default=None, choices=["limit", "clip", "none"], help="over-full-scale policy")

@@ -16,11 +16,12 @@ __all__ = ["SearchConfig", "PerturbConfig"]
 
 @dataclass
 class SearchConfig:
-    """Per-file search settings (``mode: search``)."""
+    """Per-file search settings (``mode: search``); ``budget`` defaults to 30 trials, or to the
+    official 10 for the ``ajailbench`` sampler."""
 
     target: Any = None
     constraint: Any = "estoi:0.6"
-    budget: int = 30
+    budget: int | None = None
     sampler: str = "gp"
     n_startup: int | None = None
 
@@ -64,9 +65,16 @@ class PerturbConfig:
                 raise ValueError(
                     f"search.sampler: must be one of {', '.join(SAMPLERS)}, got {self.search.sampler!r}"
                 )
-            if self.search.budget < 1:
+            if self.search.budget is not None and self.search.budget < 1:
                 raise ValueError(f"search.budget: must be >= 1, got {self.search.budget}")
         return self
+
+    @property
+    def budget(self) -> int:
+        """The search budget in trials (see :class:`SearchConfig`)."""
+        if self.search.budget is not None:
+            return int(self.search.budget)
+        return 10 if self.search.sampler == "ajailbench" else 30
 
     def chain(self) -> Any:
         """The :class:`~audiokit.perturb.chain.Chain` of this config (default: the ``ajailbench``

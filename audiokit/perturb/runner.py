@@ -197,7 +197,7 @@ def perturb_search(cfg_dict: Mapping[str, Any], out_dir: str, item: BatchItem) -
         tgt,
         con,
         cfg.chain(),
-        budget=s.budget,
+        budget=cfg.budget,
         sampler=s.sampler,
         seed=seed % (2**31),
         n_startup=s.n_startup,
