@@ -4,16 +4,18 @@ Run: ``python benchmarks/bench_perturb.py [--seeds 20] [--budget 80] [--files 10
 (under ``flock /tmp/audiokit-heavy.lock`` on a shared machine).
 
 1. **Search efficiency.** Synthetic targets over a real search space (gain, pitch shift, low-pass
-   cutoff, noise SNR; normalised to the unit cube) with a known optimum ``u*`` drawn per seed
-   inside the feasible region of a synthetic "semantic" constraint (1 - mean distance from the
-   identity point >= 0.6). ``smooth``: a Gaussian bump at ``u*``; ``rugged``: the same bump with
-   a cosine ripple (local optima every 0.2). Success = score >= the threshold (about 2 % of the
-   cube). Every sampler runs through :func:`audiokit.perturb.run_study`, stops at success, and
-   is charged one query per target evaluation (infeasible trials cost no query, except for the
-   ``ajailbench`` sampler, which, as the official code, queries every trial). Reported: success
-   rate within the budget and the median number of queries to success over the seeds (a failed
-   seed counts as infinity). Target of the issue: ``gp`` needs at most half the queries of
-   ``random`` at equal success rate. The official procedure (10 trials, last kept) is reported too.
+   cutoff, noise SNR; normalised to the unit cube) with a known optimum ``u*`` drawn per seed inside
+   the feasible region of a synthetic "semantic" constraint (1 - mean distance from the identity
+   point >= 0.6). ``smooth``: a Gaussian bump at ``u*``; ``rugged``: the same bump with a cosine
+   ripple (local optima every 0.2). Success = score >= the threshold (about 1.5 % and 0.6 % of the
+   cube). The budget (400 trials) lets random search succeed on nearly every seed, so the samplers
+   are compared at (nearly) equal success rates. Every sampler runs through
+   :func:`audiokit.perturb.run_study`, stops at success, and is charged one query per target
+   evaluation (infeasible trials cost no query, except for the ``ajailbench`` sampler, which, as the
+   official code, queries every trial). Reported: success rate within the budget and the median
+   number of queries to success over the seeds (a failed seed counts as infinity). Target of the
+   issue: ``gp`` needs at most half the queries of ``random`` at equal success rate. The official
+   procedure (10 trials, last kept) is reported too.
 2. **Throughput.** ``audiokit perturb IN OUT --variants V --preset all`` on 100 generated 5 s files,
    end to end (process start, imports and spawn included), 1 worker vs 2, interleaved repeats,
    medians, plus the per-perturbation apply time on a 5 s clip.
@@ -82,7 +84,7 @@ def _score(kind: str, u: np.ndarray, ustar: np.ndarray) -> float:
     d2 = float(np.sum((u - ustar) ** 2))
     s = math.exp(-d2 / (2 * WIDTH**2))
     if kind == "rugged":
-        s -= 0.15 * (1 - float(np.mean(np.cos(2 * np.pi * 5 * (u - ustar)))))
+        s -= 0.1 * (1 - float(np.mean(np.cos(2 * np.pi * 5 * (u - ustar)))))
     return s
 
 
@@ -118,9 +120,12 @@ def bench_search(seeds: int, budget: int) -> None:
     feas = np.array([_faithfulness(u) >= 0.6 for u in cube])
     print(f"search space: {list(SPACE.dims())}; feasible fraction {feas.mean():.3f}")
     for kind in ("smooth", "rugged"):
-        us = _optimum(0)
-        ok = np.array([_score(kind, u, us) >= TAU for u in cube[:50_000]]) & feas[:50_000]
-        print(f"{kind}: feasible success region = {ok.mean() * 100:.2f} % of the cube (seed 0)")
+        frac = []
+        for seed in range(seeds):
+            us = _optimum(seed)
+            ok = np.array([_score(kind, u, us) >= TAU for u in cube[:20_000]]) & feas[:20_000]
+            frac.append(ok.mean())
+        print(f"{kind}: feasible success region = {100 * np.mean(frac):.2f} % of the cube (mean over seeds)")
     rows = []
     medians: dict[tuple[str, str], float] = {}
     for kind in ("smooth", "rugged"):
@@ -228,7 +233,7 @@ def bench_per_perturbation() -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=20)
-    ap.add_argument("--budget", type=int, default=80)
+    ap.add_argument("--budget", type=int, default=400)
     ap.add_argument("--files", type=int, default=100)
     ap.add_argument("--variants", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
