@@ -1,6 +1,6 @@
 """APT benchmarks: search efficiency of the samplers, and batch throughput with 1 vs 2 workers.
 
-Run: ``python benchmarks/bench_perturb.py [--seeds 20] [--budget 80] [--files 100] [--variants 2]``
+Run: ``python benchmarks/bench_perturb.py [--seeds 20] [--budget 400] [--files 100] [--variants 8]``
 (under ``flock /tmp/audiokit-heavy.lock`` on a shared machine).
 
 1. **Search efficiency.** Synthetic targets over a real search space (gain, pitch shift, low-pass
@@ -235,7 +235,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--budget", type=int, default=400)
     ap.add_argument("--files", type=int, default=100)
-    ap.add_argument("--variants", type=int, default=2)
+    ap.add_argument("--variants", type=int, default=8)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--only", choices=["search", "throughput", "timing"], default=None)
     args = ap.parse_args()
