@@ -38,7 +38,7 @@ from audiokit.perturb.base import (
     create,
     names_of,
 )
-from audiokit.perturb.chain import Chain, limit_peaks
+from audiokit.perturb.chain import Chain
 from audiokit.perturb.constraints import Constraint, make_constraint
 from audiokit.perturb.targets import Target, make_target
 
@@ -473,10 +473,10 @@ def search(
         out_wav = state["best_wav"]
         records = state["best_chain"]
         peak_report = state["best_peak"]
-    elif kept is not None:  # equal keys: re-create the kept trial's audio
-        recs = [PerturbationRecord.from_dict(d) for d in kept.info.get("records", [])]
-        out_wav, peak_report = limit_peaks(as_numpy(runner.apply(x0, sr, recs).wav), peak)
-        records = recs
+    elif kept is not None and not cumulative:  # defensive: re-create the kept trial's audio
+        records = [PerturbationRecord.from_dict(d) for d in kept.info.get("records", [])]
+        res = runner.apply(x0, sr, records)
+        out_wav, peak_report = res.wav, res.peak
     if out_wav is not None:
         from audiokit.perturb.base import like_input
 
