@@ -19,8 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "seed). Reruns resume; failed inputs are retried. Exit code 0: all succeeded, 1: some failed, "
         "2: usage error.",
     )
-    p.add_argument("in_dir", metavar="IN_DIR")
-    p.add_argument("out_dir", metavar="OUT_DIR")
+    p.add_argument("in_dir", metavar="IN_DIR", nargs="?")
+    p.add_argument("out_dir", metavar="OUT_DIR", nargs="?")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--variants", type=int, default=None, metavar="N", help="N random variants per file")
     mode.add_argument("--search", action="store_true", help="search per file against --target")
@@ -105,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.list:
         return _list()
+    if args.in_dir is None or args.out_dir is None:
+        raise CLIError("IN_DIR and OUT_DIR are required (or --list)")
     cfg = PerturbConfig.from_yaml(args.config) if args.config else PerturbConfig()
     if args.search:
         cfg.mode = "search"

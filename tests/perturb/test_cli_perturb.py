@@ -170,8 +170,9 @@ def test_usage_errors_exit_2(tmp_path, speech16k, capsys):
     cfg.write_text("mode: variants\nvariants: 1\nbogus: 3\n")
     assert main(["perturb", str(src), out, "--config", str(cfg)]) == 2
     assert "bogus" in capsys.readouterr().err
-    assert main(["perturb", str(src), out, "--list"]) == 0
+    assert main(["perturb", "--list"]) == 0
     assert "pitch_shift" in capsys.readouterr().out
+    assert main(["perturb", str(src)]) == 2 and "required" in capsys.readouterr().err
 
 
 def test_config_file_and_workers(tmp_path, speech16k):
