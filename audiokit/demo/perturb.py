@@ -112,6 +112,11 @@ def run(ctx: DemoContext) -> None:
         "longer recognised, feasible = ESTOI >= 0.6. `ajailbench` = the official procedure (10 random "
         "TPE start-up draws of (way, parameter), accumulating, last trial kept, no constraint check).",
     )
+    ctx.add_text(
+        "The keyword target is nearly binary (pocketsphinx's posterior for the word stays near 1 until "
+        "the word is lost), so a model-based sampler has little to learn from and behaves like random "
+        "search here; `benchmarks/bench_perturb.py` measures the samplers on graded targets."
+    )
     if best_wav is not None:
         png = save_spectrograms(
             out / "search.png",
