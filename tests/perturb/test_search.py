@@ -77,7 +77,7 @@ def test_stops_at_success_reproducible_and_history_is_complete():
 
 def test_gp_sampler_uses_the_constraint_and_is_reproducible():
     x = tone(300.0, SR, 0.5, amp=0.05)
-    kw = dict(space=[{"name": "gain", "gain_db": [-12, 12]}], budget=8, sampler="gp", seed=1, n_startup=3)
+    kw = dict(space=[{"name": "gain", "gain_db": [-12, 12]}], budget=12, sampler="gp", seed=1, n_startup=3)
     # success needs more than +2.5 dB, feasibility at most +5 dB: a window of 10 % of the range
     a = search(x, SR, _level_target(-26.5), _gain_limit(5.0), peak="none", **kw)
     b = search(x, SR, _level_target(-26.5), _gain_limit(5.0), peak="none", **kw)
