@@ -124,12 +124,29 @@ def _build(kind: str, spec: Any) -> Any:
     return _cached(kind, json.dumps(spec, sort_keys=True))
 
 
-def _read(item: BatchItem) -> tuple[Any, int, str | None]:
+@functools.lru_cache(maxsize=4)
+def _read_cached(src: str, mtime_ns: int, size: int) -> tuple[Any, int, str | None]:
     from audiokit.io import info, load
 
-    meta = info(item.src)
-    wav, sr = load(item.src)
+    meta = info(src)
+    wav, sr = load(src)
     return wav, sr, meta.subtype
+
+
+def _read(item: BatchItem) -> tuple[Any, int, str | None]:
+    """Load an input (the variants of one file reuse the decoded audio within a worker)."""
+    try:
+        st = os.stat(item.src)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{item.src}: no such file") from None
+    wav, sr, subtype = _read_cached(item.src, st.st_mtime_ns, st.st_size)
+    return wav.clone(), sr, subtype
+
+
+@functools.lru_cache(maxsize=4)
+def _config(cfg_json: str) -> tuple[PerturbConfig, Any]:
+    cfg = PerturbConfig.from_dict(json.loads(cfg_json))
+    return cfg, cfg.chain()
 
 
 def _save(item: BatchItem, wav: Any, sr: int, subtype: str | None) -> None:
@@ -159,10 +176,10 @@ def _common(
 
 def perturb_variant(cfg_dict: Mapping[str, Any], item: BatchItem) -> dict[str, Any]:
     """Worker: one random variant of ``item.src`` written to ``item.dst``; returns the manifest fields."""
-    cfg = PerturbConfig.from_dict(dict(cfg_dict))
+    cfg, chain = _config(json.dumps(dict(cfg_dict), sort_keys=True))
     wav, sr, subtype = _read(item)
     seed = item_seed(cfg.seed, item.key)
-    res = cfg.chain()(wav, sr, seed)
+    res = chain(wav, sr, seed)
     rec = _common(cfg, item, wav, sr, subtype, seed)
     rec["perturbations"] = res.to_dicts()
     rec["peak"] = res.peak
