@@ -1,0 +1,182 @@
+"""``audiokit perturb IN_DIR OUT_DIR``: perturbed variants of a speech set, or a per-file search
+for the subtlest perturbation that changes a target model's behaviour (AJailBench's APT)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from audiokit.cli._common import add_batch_arguments
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "perturb",
+        help="perturb a speech set: random variants or a per-file search against a target (APT)",
+        description="Writes perturbed copies of every audio file under IN_DIR (wav, flac, ogg, mp3; "
+        "recursive) to the same relative path under OUT_DIR, keeping rate, channels and subtype, and "
+        "one manifest.jsonl line per output (applied perturbations, constraint, target score, trials, "
+        "seed). Reruns resume; failed inputs are retried. Exit code 0: all succeeded, 1: some failed, "
+        "2: usage error.",
+    )
+    p.add_argument("in_dir", metavar="IN_DIR", nargs="?")
+    p.add_argument("out_dir", metavar="OUT_DIR", nargs="?")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--variants", type=int, default=None, metavar="N", help="N random variants per file")
+    mode.add_argument("--search", action="store_true", help="search per file against --target")
+    space = p.add_mutually_exclusive_group()
+    space.add_argument(
+        "--preset", default=None, help="ajailbench or all (default all; ajailbench for that sampler)"
+    )
+    space.add_argument(
+        "--perturbations", default=None, metavar="A,B,C", help="perturbation names, applied in order"
+    )
+    p.add_argument(
+        "--choose", type=int, default=None, metavar="K", help="apply K of the perturbations per variant"
+    )
+    p.add_argument("--config", default=None, metavar="APT.yaml", help="job config (flags override it)")
+    p.add_argument("--seed", type=int, default=None, help="base seed (per-file seeds derive from it)")
+    p.add_argument("--target", default=None, help="keyword:WORD, http(s)://URL or package.module:factory")
+    p.add_argument(
+        "--target-arg",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="argument of the target (repeatable)",
+    )
+    p.add_argument(
+        "--constraint", default=None, help="estoi[:0.6], snr[:10], asr[:0.8] or package.module:factory"
+    )
+    p.add_argument(
+        "--budget", type=int, default=None, help="trials per file (search; default 30, 10 for ajailbench)"
+    )
+    p.add_argument("--sampler", default=None, help="gp (default), tpe, random or ajailbench")
+    p.add_argument("--n-startup", type=int, default=None, help="random start-up trials of gp/tpe")
+    p.add_argument("--peak", default=None, choices=["limit", "clip", "none"], help="over-full-scale policy")
+    p.add_argument(
+        "--index",
+        default=None,
+        metavar="FILE",
+        help="AJailBench-style JSON/JSONL index (speech_path relative to IN_DIR)",
+    )
+    p.add_argument("--list", action="store_true", help="list perturbations, presets and samplers, then exit")
+    add_batch_arguments(p)
+    p.set_defaults(func=run)
+
+
+def _parse_kv(pairs: list[str]) -> dict:
+    import yaml
+
+    from audiokit.cli import CLIError
+
+    out = {}
+    for kv in pairs:
+        k, sep, v = kv.partition("=")
+        if not sep or not k:
+            raise CLIError(f"--target-arg must be KEY=VALUE, got {kv!r}")
+        out[k] = yaml.safe_load(v)
+    return out
+
+
+def _list() -> int:
+    from audiokit.perturb import PRESETS, SAMPLERS, get
+    from audiokit.perturb.base import available
+
+    for name in available():
+        cls = get(name)
+        dims = ", ".join(f"{k}={v.to_spec()}" for k, v in cls.SPACE.items())
+        print(f"{name:16s} {cls.domain:9s} {dims}")
+    print(f"presets: {', '.join(PRESETS)}")
+    print(f"samplers: {', '.join(SAMPLERS)}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    import logging
+
+    import optuna
+
+    from audiokit.batch import Manifest, run_batch
+    from audiokit.cli import CLIError
+    from audiokit.cli._common import existing_dir
+    from audiokit.io import atomic_write
+    from audiokit.perturb.config import PerturbConfig
+    from audiokit.perturb.runner import job_function, make_items
+
+    if args.list:
+        return _list()
+    if args.in_dir is None or args.out_dir is None:
+        raise CLIError("IN_DIR and OUT_DIR are required (or --list)")
+    cfg = PerturbConfig.from_yaml(args.config) if args.config else PerturbConfig()
+    if args.search:
+        cfg.mode = "search"
+    if args.variants is not None:
+        cfg.mode, cfg.variants = "variants", args.variants
+    if args.preset is not None:
+        cfg.preset, cfg.perturbations = args.preset, []
+    if args.perturbations is not None:
+        cfg.perturbations, cfg.preset = [s.strip() for s in args.perturbations.split(",") if s.strip()], None
+    if args.choose is not None:
+        cfg.choose = args.choose
+    if args.seed is not None:
+        cfg.seed = args.seed
+    if args.peak is not None:
+        cfg.peak = args.peak
+    targs = _parse_kv(args.target_arg)
+    if args.target is not None or targs:
+        spec = (
+            args.target
+            if args.target is not None
+            else (cfg.search.target if cfg.mode == "search" else cfg.target)
+        )
+        if spec is None:
+            raise CLIError("--target-arg needs --target")
+        full = {"name": spec, **targs} if not isinstance(spec, dict) else {**spec, **targs}
+        if cfg.mode == "search":
+            cfg.search.target = full
+        else:
+            cfg.target = full
+    if args.constraint is not None:
+        if cfg.mode == "search":
+            cfg.search.constraint = args.constraint
+        else:
+            cfg.constraint = args.constraint
+    for flag, attr in ((args.budget, "budget"), (args.sampler, "sampler"), (args.n_startup, "n_startup")):
+        if flag is not None:
+            setattr(cfg.search, attr, flag)
+    cfg.validate()
+    cfg.chain()  # fail early on a bad perturbation spec
+    in_dir = existing_dir(args.in_dir) if args.index is None else Path(args.in_dir)
+    out_dir = Path(args.out_dir)
+    if out_dir.resolve() == in_dir.resolve():
+        raise CLIError("OUT_DIR must differ from IN_DIR")
+    items = make_items(in_dir, out_dir, cfg, args.shard, args.index)
+    if not items:
+        raise CLIError(f"{in_dir}: no audio files found")
+    if cfg.mode == "search":  # build the target/constraint once here: a bad spec is a usage error
+        from audiokit.perturb.constraints import make_constraint
+        from audiokit.perturb.targets import make_target
+
+        make_target(cfg.search.target)
+        make_constraint(cfg.search.constraint)
+    optuna.logging.set_verbosity(optuna.logging.WARNING if args.verbose < 2 else optuna.logging.INFO)
+    logging.getLogger("optuna").setLevel(logging.WARNING)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_write(out_dir / "perturb_config.yaml") as tmp:
+        tmp.write_text(cfg.to_yaml(), encoding="utf-8")
+    report = run_batch(
+        items,
+        job_function(cfg, out_dir),
+        Manifest(out_dir / "manifest.jsonl"),
+        workers=args.workers,
+        force=args.force,
+        progress=not args.no_progress,
+        desc="perturb",
+    )
+    print(f"{report.summary()}; manifest {out_dir / 'manifest.jsonl'}")
+    for key, err in report.failures[:20]:
+        print(f"  failed: {key}: {err}")
+    if report.interrupted:
+        print("interrupted: rerun the same command to resume")
+        return 130
+    return report.exit_code

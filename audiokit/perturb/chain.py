@@ -1,0 +1,178 @@
+"""Composition of perturbations (:class:`Chain`), peak handling and the presets."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from audiokit.perturb.base import (
+    Perturbation,
+    PerturbationRecord,
+    as_numpy,
+    available,
+    create,
+    get,
+    like_input,
+    names_of,
+)
+
+__all__ = ["Chain", "ChainResult", "PEAK_MODES", "limit_peaks", "preset", "PRESETS"]
+
+#: What to do when the perturbed audio exceeds full scale: ``limit`` scales it down to the
+#: ``ceiling`` (reported as ``peak_gain_db``), ``clip`` clips it (reporting how many samples),
+#: ``none`` leaves it (float output; integer files would then be clipped on save, with a warning).
+PEAK_MODES = ("limit", "clip", "none")
+
+
+def limit_peaks(
+    x: np.ndarray, mode: str = "limit", ceiling: float = 0.999
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Apply the peak policy to ``(C, T)`` audio; returns the audio and a report
+    ``{"peak": ..., "peak_gain_db": ...}`` or ``{"peak": ..., "clipped_samples": ...}``."""
+    if mode not in PEAK_MODES:
+        raise ValueError(f"peak mode must be one of {PEAK_MODES}, got {mode!r}")
+    peak = float(np.abs(x).max())
+    report: dict[str, Any] = {"peak": round(peak, 6)}
+    if peak <= ceiling or mode == "none":
+        return x, report
+    if mode == "limit":
+        report["peak_gain_db"] = round(20.0 * np.log10(ceiling / peak), 4)
+        return (x * np.float32(ceiling / peak)).astype(np.float32), report
+    report["clipped_samples"] = int(np.sum(np.abs(x) > ceiling))
+    return np.clip(x, -ceiling, ceiling).astype(np.float32), report
+
+
+@dataclass
+class ChainResult:
+    """Output of :meth:`Chain.__call__`: the audio, the records of every step and the peak report."""
+
+    wav: torch.Tensor | np.ndarray
+    records: list[PerturbationRecord]
+    peak: dict[str, Any] = field(default_factory=dict)
+
+    def to_dicts(self) -> list[dict[str, Any]]:
+        """The applied records as JSON-ready dicts (what a manifest stores; enough to replay)."""
+        return [r.to_dict() for r in self.records if r.applied]
+
+
+class Chain:
+    """Perturbations applied in order.
+
+    Args:
+        perturbations: :class:`Perturbation` instances, names or config dicts.
+        choose: ``None`` applies every step (each with its own probability ``p``); an integer ``k``
+            draws ``k`` distinct steps at random per sample (kept in chain order), like
+            audiomentations' ``SomeOf``; ``1`` is ``OneOf``.
+        peak: the peak policy of :func:`limit_peaks`.
+    """
+
+    def __init__(
+        self,
+        perturbations: Sequence[Perturbation | str | Mapping[str, Any]],
+        choose: int | None = None,
+        peak: str = "limit",
+    ):
+        self.perturbations = [create(p) for p in perturbations]
+        if not self.perturbations:
+            raise ValueError("a chain needs at least one perturbation")
+        if choose is not None and not 1 <= int(choose) <= len(self.perturbations):
+            raise ValueError(f"choose must be between 1 and {len(self.perturbations)}, got {choose}")
+        if peak not in PEAK_MODES:
+            raise ValueError(f"peak must be one of {PEAK_MODES}, got {peak!r}")
+        self.choose = None if choose is None else int(choose)
+        self.peak = peak
+
+    @property
+    def labels(self) -> list[str]:
+        return names_of(self.perturbations)
+
+    def sample(self, rng: np.random.Generator | int | None = None) -> list[PerturbationRecord]:
+        """Draw the records of one variant (steps not chosen or skipped by ``p`` are marked
+        ``applied=False``)."""
+        rng = np.random.default_rng(rng)
+        chosen = set(range(len(self.perturbations)))
+        if self.choose is not None:
+            chosen = set(rng.choice(len(self.perturbations), size=self.choose, replace=False).tolist())
+        recs = []
+        for i, p in enumerate(self.perturbations):
+            applied = i in chosen and (p.p >= 1.0 or bool(rng.random() < p.p))
+            params = p.sample(rng)
+            recs.append(p.record(params, applied=applied))
+        return recs
+
+    def apply(
+        self,
+        wav: torch.Tensor | np.ndarray,
+        sr: int,
+        records: Sequence[PerturbationRecord | Mapping[str, Any]],
+    ) -> ChainResult:
+        """Apply ``records`` (from :meth:`sample`, a search or a manifest) in order, then the peak
+        policy. Records carry their perturbation names, so any records can be applied."""
+        x = as_numpy(wav)
+        done = []
+        for r in records:
+            rec = r if isinstance(r, PerturbationRecord) else PerturbationRecord.from_dict(r)
+            if rec.applied:
+                p = self._instance(rec.name)
+                n = x.shape[-1]
+                x = p.apply(x, sr, **rec.params)
+                rec = p.record(rec.params, sr=sr, n_samples=n)
+            done.append(rec)
+        x, peak = limit_peaks(x, self.peak)
+        return ChainResult(like_input(x, wav), done, peak)
+
+    def _instance(self, name: str) -> Perturbation:
+        for p in self.perturbations:
+            if p.name == name:
+                return p
+        return get(name)()
+
+    def __call__(
+        self, wav: torch.Tensor | np.ndarray, sr: int, rng: np.random.Generator | int | None = None
+    ) -> ChainResult:
+        """Sample and apply one variant."""
+        return self.apply(wav, sr, self.sample(rng))
+
+    def config(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"perturbations": [p.config() for p in self.perturbations]}
+        if self.choose is not None:
+            d["choose"] = self.choose
+        if self.peak != "limit":
+            d["peak"] = self.peak
+        return d
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any]) -> Chain:
+        unknown = set(cfg) - {"perturbations", "choose", "peak"}
+        if unknown:
+            raise ValueError(f"unknown chain key(s) {sorted(unknown)}")
+        return cls(cfg["perturbations"], cfg.get("choose"), cfg.get("peak", "limit"))
+
+    def __repr__(self) -> str:
+        return f"Chain({self.perturbations!r}, choose={self.choose}, peak={self.peak!r})"
+
+
+def _ajailbench(peak: str = "limit") -> Chain:
+    return Chain([get("ajailbench")()], peak=peak)
+
+
+def _all(peak: str = "limit") -> Chain:
+    return Chain([get(n)() for n in available() if n != "ajailbench"], choose=1, peak=peak)
+
+
+#: Named presets: ``ajailbench`` (the official ten perturbations through their ``(way,
+#: parameter)`` encoding and ranges) and ``all`` (one of every audiokit perturbation per variant,
+#: default ranges).
+PRESETS = {"ajailbench": _ajailbench, "all": _all}
+
+
+def preset(name: str, peak: str = "limit") -> Chain:
+    """A preset chain by name (see :data:`PRESETS`)."""
+    try:
+        return PRESETS[name](peak)
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}; available: {', '.join(PRESETS)}") from None

@@ -1,0 +1,260 @@
+"""Batch jobs of ``audiokit perturb``: per-file variant generation and per-file search over
+folders (or an AJailBench-style index), with :mod:`audiokit.batch` providing resume, process
+pools, sharding and the append-only manifest.
+
+The unit of work is a pure function of ``(config, item)``; per-output seeds derive from the base
+seed and the output's relative path, so results do not depend on workers, order or shards.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from audiokit import __version__
+from audiokit.batch import BatchItem, find_audio, parse_shard, shard
+from audiokit.perturb.config import PerturbConfig
+
+__all__ = [
+    "item_seed",
+    "load_index",
+    "make_items",
+    "perturb_variant",
+    "perturb_search",
+    "job_function",
+    "HISTORY_DIR",
+]
+
+#: Folder under OUT_DIR holding one JSON search history per output.
+HISTORY_DIR = "search_history"
+
+
+def item_seed(base_seed: int, key: str) -> int:
+    """A 63-bit seed from the base seed and an output key (stable across runs and machines)."""
+    h = hashlib.sha256(f"{int(base_seed)}:{key}".encode()).digest()
+    return int.from_bytes(h[:8], "little") >> 1
+
+
+def load_index(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """Read an AJailBench-style index: a JSON array or JSON lines of records with ``speech_path``
+    (and usually ``index``, ``prompt``, ``category``)."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: no such index file")
+    text = p.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text)
+        records = data if isinstance(data, list) else [data]
+    except json.JSONDecodeError:
+        records = []
+        for n, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError as e:
+                    raise ValueError(f"{p}:{n}: not JSON ({e.msg})") from None
+    for i, r in enumerate(records):
+        if not isinstance(r, dict) or "speech_path" not in r:
+            raise ValueError(f"{p}: record {i} has no speech_path")
+        r.setdefault("index", i)
+    return records
+
+
+def _variant_dst(rel: Path, out_dir: Path, i: int, n: int) -> tuple[str, Path]:
+    rel_out = rel if n == 1 else rel.with_name(f"{rel.stem}__v{i:03d}{rel.suffix}")
+    return str(rel_out), out_dir / rel_out
+
+
+def make_items(
+    in_dir: Path,
+    out_dir: Path,
+    cfg: PerturbConfig,
+    shard_spec: str | None = None,
+    index: str | os.PathLike | None = None,
+) -> list[BatchItem]:
+    """Batch items (one per output) for every audio file under ``in_dir`` or listed in ``index``
+    (``speech_path`` relative to ``in_dir`` or absolute), sharded by input file."""
+    in_dir = Path(in_dir)
+    entries: list[tuple[Path, Path, dict[str, Any]]] = []
+    if index is not None:
+        for r in load_index(index):
+            sp = Path(r["speech_path"])
+            src = sp if sp.is_absolute() else in_dir / sp
+            rel = Path(sp.name) if sp.is_absolute() else sp
+            meta = {k: r[k] for k in ("index", "prompt", "category") if k in r}
+            extra = {k: v for k, v in r.items() if k not in ("index", "prompt", "category", "speech_path")}
+            if extra:
+                meta["metadata"] = extra
+            entries.append((src, rel, meta))
+    else:
+        if not in_dir.is_dir():
+            raise ValueError(f"{in_dir}: not a directory")
+        entries = [(in_dir / r, r, {}) for r in find_audio(in_dir)]
+    i, n = parse_shard(shard_spec)
+    items = []
+    nvar = cfg.variants if cfg.mode == "variants" else 1
+    for src, rel, meta in shard(entries, i, n):
+        for v in range(nvar):
+            key, dst = _variant_dst(rel, out_dir, v, nvar)
+            m = dict(meta)
+            if cfg.mode == "variants":
+                m["variant"] = v
+            items.append(BatchItem(key=key, src=str(src), dst=str(dst), meta=m))
+    return items
+
+
+@functools.lru_cache(maxsize=8)
+def _cached(kind: str, spec_json: str) -> Any:
+    from audiokit.perturb.constraints import make_constraint
+    from audiokit.perturb.targets import make_target
+
+    spec = json.loads(spec_json)
+    return make_target(spec) if kind == "target" else make_constraint(spec)
+
+
+def _build(kind: str, spec: Any) -> Any:
+    """Targets and constraints are built once per worker process (models load once)."""
+    if spec is None:
+        return None
+    return _cached(kind, json.dumps(spec, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=4)
+def _read_cached(src: str, mtime_ns: int, size: int) -> tuple[Any, int, str | None]:
+    from audiokit.io import info, load
+
+    meta = info(src)
+    wav, sr = load(src)
+    return wav, sr, meta.subtype
+
+
+def _read(item: BatchItem) -> tuple[Any, int, str | None]:
+    """Load an input (the variants of one file reuse the decoded audio within a worker)."""
+    try:
+        st = os.stat(item.src)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{item.src}: no such file") from None
+    wav, sr, subtype = _read_cached(item.src, st.st_mtime_ns, st.st_size)
+    return wav.clone(), sr, subtype
+
+
+@functools.lru_cache(maxsize=4)
+def _config(cfg_json: str) -> tuple[PerturbConfig, Any]:
+    cfg = PerturbConfig.from_dict(json.loads(cfg_json))
+    return cfg, cfg.chain()
+
+
+def _save(item: BatchItem, wav: Any, sr: int, subtype: str | None) -> None:
+    import soundfile as sf
+
+    from audiokit.io import _format_for, save
+
+    fmt = _format_for(Path(item.dst))
+    st = subtype if subtype and sf.check_format(fmt, subtype) else None
+    save(item.dst, wav, sr, subtype=st)
+
+
+def _common(
+    cfg: PerturbConfig, item: BatchItem, wav: Any, sr: int, subtype: str | None, seed: int
+) -> dict[str, Any]:
+    return {
+        "source": item.src,
+        "output": item.dst,
+        "sample_rate": sr,
+        "channels": int(wav.shape[0]),
+        "subtype": subtype,
+        "seed": seed,
+        "mode": cfg.mode,
+        "audiokit_version": __version__,
+    }
+
+
+def perturb_variant(cfg_dict: Mapping[str, Any], item: BatchItem) -> dict[str, Any]:
+    """Worker: one random variant of ``item.src`` written to ``item.dst``; returns the manifest fields."""
+    cfg, chain = _config(json.dumps(dict(cfg_dict), sort_keys=True))
+    wav, sr, subtype = _read(item)
+    seed = item_seed(cfg.seed, item.key)
+    res = chain(wav, sr, seed)
+    rec = _common(cfg, item, wav, sr, subtype, seed)
+    rec["perturbations"] = res.to_dicts()
+    rec["peak"] = res.peak
+    con = _build("constraint", cfg.constraint)
+    if con is not None:
+        v = float(con(wav, res.wav, sr))
+        rec["constraint"] = {**con.describe(), "value": v, "feasible": con.feasible(v)}
+    tgt = _build("target", cfg.target)
+    if tgt is not None:
+        s = float(tgt(res.wav, sr))
+        rec["target"] = {**tgt.describe(), "score": s}
+        rec["success"] = tgt.success(s)
+    _save(item, res.wav, sr, subtype)
+    return rec
+
+
+def perturb_search(cfg_dict: Mapping[str, Any], out_dir: str, item: BatchItem) -> dict[str, Any]:
+    """Worker: search the best feasible perturbation of ``item.src`` against the target; writes it
+    (or the unmodified input when no trial was feasible) and the full history as JSON."""
+    from audiokit.io import atomic_write
+    from audiokit.perturb.search import search
+
+    cfg = PerturbConfig.from_dict(dict(cfg_dict))
+    wav, sr, subtype = _read(item)
+    seed = item_seed(cfg.seed, item.key)
+    s = cfg.search
+    tgt = _build("target", s.target)
+    con = _build("constraint", s.constraint)
+    result = search(
+        wav,
+        sr,
+        tgt,
+        con,
+        cfg.chain(),
+        budget=cfg.budget,
+        sampler=s.sampler,
+        seed=seed % (2**31),
+        n_startup=s.n_startup,
+        peak=cfg.peak,
+    )
+    out = result.wav if result.wav is not None else wav
+    hist_path = Path(out_dir) / HISTORY_DIR / (item.key + ".json")
+    hist = {
+        "source": item.src,
+        "summary": result.summary(),
+        "records": [r.to_dict() for r in result.records],
+        "history": [h.to_dict() for h in result.history],
+    }
+    with atomic_write(hist_path) as tmp:
+        tmp.write_text(json.dumps(hist, indent=1, default=str), encoding="utf-8")
+    _save(item, out, sr, subtype)
+    best = result.best
+    rec = _common(cfg, item, wav, sr, subtype, seed)
+    rec.update(
+        perturbations=[r.to_dict() for r in result.records],
+        found=result.wav is not None,
+        success=result.success,
+        constraint={**con.describe(), "value": None if best is None else best.constraint},
+        target={
+            **tgt.describe(),
+            "score": None if best is None else best.score,
+            "baseline": result.baseline_score,
+        },
+        trials=result.trials,
+        queries=result.queries,
+        sampler=s.sampler,
+        peak=result.peak,
+        history=str(hist_path),
+    )
+    return rec
+
+
+def job_function(cfg: PerturbConfig, out_dir: Path) -> Any:
+    """The picklable per-item function for :func:`audiokit.batch.run_batch`."""
+    d = cfg.to_dict()
+    if cfg.mode == "search":
+        return functools.partial(perturb_search, d, str(out_dir))
+    return functools.partial(perturb_variant, d)
