@@ -85,12 +85,19 @@ def make_items(
         for r in load_index(index):
             sp = Path(r["speech_path"])
             src = sp if sp.is_absolute() else in_dir / sp
-            rel = Path(sp.name) if sp.is_absolute() else sp
+            # absolute paths keep only the file name, prefixed by the record's index so that two
+            # files with the same name in different folders do not collide
+            rel = Path(f"{r['index']}_{sp.name}") if sp.is_absolute() else sp
             meta = {k: r[k] for k in ("index", "prompt", "category") if k in r}
             extra = {k: v for k, v in r.items() if k not in ("index", "prompt", "category", "speech_path")}
             if extra:
                 meta["metadata"] = extra
             entries.append((src, rel, meta))
+        seen: dict[Path, Path] = {}
+        for src, rel, _ in entries:
+            if rel in seen and seen[rel] != src:
+                raise ValueError(f"{index}: records {seen[rel]} and {src} map to the same output {rel}")
+            seen[rel] = src
     else:
         if not in_dir.is_dir():
             raise ValueError(f"{in_dir}: not a directory")

@@ -108,6 +108,20 @@ def test_index_file_carries_metadata(tmp_path, speech16k):
     assert main(["perturb", str(root), str(out), "--index", str(bad)]) == 2
 
 
+def test_index_with_absolute_paths_of_the_same_name(tmp_path, speech16k):
+    x, sr = speech16k
+    a, b = tmp_path / "spk1" / "q.wav", tmp_path / "spk2" / "q.wav"
+    save(a, x[:sr], sr)
+    save(b, x[sr : 2 * sr], sr)
+    index = tmp_path / "index.json"
+    index.write_text(json.dumps([{"index": 7, "speech_path": str(a)}, {"index": 8, "speech_path": str(b)}]))
+    out = tmp_path / "out"
+    args = ["perturb", str(tmp_path), str(out), "--index", str(index), "--preset", "ajailbench"]
+    assert main([*args, "--no-progress"]) == 0
+    assert (out / "7_q.wav").exists() and (out / "8_q.wav").exists()
+    assert not torch.equal(load(out / "7_q.wav")[0], load(out / "8_q.wav")[0])
+
+
 def test_search_mode_with_a_plugin_target(tmp_path, speech16k):
     x, sr = speech16k
     src, out = tmp_path / "in", tmp_path / "out"
