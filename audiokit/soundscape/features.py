@@ -39,6 +39,8 @@ __all__ = [
     "db_to_power",
     "clip_top_db",
     "num_frames",
+    "a_weighting_db",
+    "leq_db",
 ]
 
 ARAUS_SAMPLE_RATE = 44100
@@ -165,3 +167,38 @@ def features(
         torch.Size([2, 64, 20])
     """
     return power_to_db(mel_power(wav, sr, dtype=dtype, name=name), top_db)
+
+
+def a_weighting_db(freqs: np.ndarray) -> np.ndarray:
+    """IEC 61672 A-weighting in dB at ``freqs`` (Hz); ``-inf`` at 0 Hz."""
+    f2 = np.asarray(freqs, dtype=np.float64) ** 2
+    with np.errstate(divide="ignore"):
+        ra = (12194.0**2 * f2**2) / (
+            (f2 + 20.6**2) * np.sqrt((f2 + 107.7**2) * (f2 + 737.9**2)) * (f2 + 12194.0**2)
+        )
+        return 20.0 * np.log10(ra) + 2.0
+
+
+def leq_db(
+    wav: torch.Tensor | np.ndarray, sr: int, weighting: str | None = "A", name: str = "audio"
+) -> float:
+    """Equivalent continuous level in dB re full scale (``-inf`` for digital silence), power-averaged
+    over channels; ``weighting="A"`` applies A-weighting in the frequency domain (Parseval), ``None``
+    gives the plain RMS level. A full-scale 1 kHz sine reads -3.01 dB either way.
+
+    Used to express masker gains as ARAUS-style soundscape-to-masker ratios (SMR = L_s - L_m).
+    """
+    x = _as_channels(wav, name).to(torch.float64).numpy()
+    if weighting is None:
+        ms = float(np.mean(x**2))
+    elif weighting.upper() == "A":
+        spec = np.fft.rfft(x, axis=-1)
+        power = np.abs(spec) ** 2
+        power[:, 1:-1] *= 2.0  # one-sided spectrum (the DC and Nyquist bins appear once)
+        if x.shape[-1] % 2:
+            power[:, -1] *= 2.0
+        w = 10.0 ** (a_weighting_db(np.fft.rfftfreq(x.shape[-1], 1.0 / sr)) / 10.0)
+        ms = float(np.sum(power * w) / x.shape[-1] ** 2 / x.shape[0])
+    else:
+        raise ValueError(f"unknown weighting {weighting!r}; use 'A' or None")
+    return 10.0 * math.log10(ms) if ms > 0 else -math.inf

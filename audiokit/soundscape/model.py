@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from audiokit.soundscape.features import ARAUS_N_MELS, POWER_FLOOR, clip_top_db
+from audiokit.soundscape.features import ARAUS_N_MELS, FLOOR_DB, POWER_FLOOR, clip_top_db
 from audiokit.soundscape.mix import mix_power
 
 __all__ = [
@@ -254,12 +254,16 @@ class MaskerGainPredictor(nn.Module):
         )
 
     def pooled_power(self, features_db: torch.Tensor) -> torch.Tensor:
-        """dB features ``(..., F, N)`` -> time-pooled linear power ``(..., F, ceil(N / time_pool))``."""
+        """dB features ``(..., F, N)`` -> time-pooled linear power ``(..., F, ceil(N / time_pool))``.
+
+        Values at the dB floor (digital silence, -100 dB) become zero power, so a silent masker adds
+        exactly nothing."""
         if features_db.shape[-2] != self.config.n_mels:
             raise ValueError(
                 f"expected {self.config.n_mels} mel bands, got features of shape {tuple(features_db.shape)}"
             )
-        return pool_power(torch.pow(10.0, features_db / 10.0), self.config.time_pool)
+        power = torch.where(features_db <= FLOOR_DB, 0.0, torch.pow(10.0, features_db / 10.0))
+        return pool_power(power, self.config.time_pool)
 
     def _network_input(self, power: torch.Tensor) -> torch.Tensor:
         """Pooled power ``(P, C, F, T)`` -> normalised dB ``(P, C * F, T)``."""
@@ -349,15 +353,21 @@ class MaskerGainPredictor(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """All masker x gain pairs for one soundscape: ``(mean, log_std)``, each ``(M, G)``.
 
-        The soundscape (one row) and the masker bank are encoded already; pairs are evaluated in
-        batches of ``chunk_size``.
+        The soundscape (one row) and the masker bank are encoded already. ``gains_db`` is a grid
+        ``(G,)`` shared by every masker or a matrix ``(M, G)`` of per-masker gains; pairs are evaluated
+        in batches of ``chunk_size``.
         """
         if soundscape.power.shape[0] != 1:
             raise ValueError("search ranks maskers for one soundscape; encode a single soundscape")
-        gains_db = torch.as_tensor(gains_db, dtype=soundscape.power.dtype).reshape(-1)
-        m, g = len(maskers), gains_db.numel()
-        masker_index = torch.arange(m).repeat_interleave(g)
-        pair_gain = gains_db.repeat(m)
+        m = len(maskers)
+        gains = torch.as_tensor(gains_db, dtype=soundscape.power.dtype, device=soundscape.power.device)
+        if gains.dim() <= 1:
+            gains = gains.reshape(1, -1).expand(m, -1)
+        if gains.dim() != 2 or gains.shape[0] != m:
+            raise ValueError(f"gains_db must be (G,) or ({m}, G), got {tuple(gains.shape)}")
+        g = gains.shape[1]
+        masker_index = torch.arange(m, device=gains.device).repeat_interleave(g)
+        pair_gain = gains.reshape(-1)
         means, log_stds = [], []
         for i in range(0, m * g, chunk_size):
             idx = masker_index[i : i + chunk_size]
