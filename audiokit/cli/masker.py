@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from pathlib import Path
 
 from audiokit.cli._common import existing_dir, existing_file, parse_range
@@ -65,6 +66,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="BANK.safetensors",
         help="reuse/store the masker features in this file",
     )
+    # let "--gains -6:6:1" read as a value, not as an option (argparse only knows "-6" and "-0.5")
+    r._negative_number_matcher = re.compile(r"^-\d+$|^-\d*\.\d+$|^-\d[\d.:,\-]*$")
     r.set_defaults(func=run_rank)
 
     m = msub.add_parser(
@@ -180,7 +183,7 @@ def run_mix(args: argparse.Namespace) -> int:
 
     from audiokit.cli import CLIError
     from audiokit.io import load, resample, save
-    from audiokit.soundscape import leq_db, mix_waveforms
+    from audiokit.soundscape import fit_length, leq_db, mix_waveforms
 
     s_path, m_path = existing_file(args.soundscape), existing_file(args.masker)
     out = Path(args.out)
@@ -193,6 +196,7 @@ def run_mix(args: argparse.Namespace) -> int:
     if msr != sr:
         m = resample(m, msr, sr)
     s = s * 10.0 ** (args.soundscape_gain_db / 20.0)
+    m = fit_length(m, s.shape[-1])  # looped or cropped, as it will be heard
     gain = args.gain_db
     if args.gain_reference == "smr":
         lm = leq_db(m, sr, name=str(m_path))

@@ -181,7 +181,7 @@ class MaskerBank:
             names = json.loads(meta["names"])
             bank = cls(names, feats, levels, int(meta["n_samples"]))
             sources = json.loads(meta.get("sources", "{}"))
-        except (KeyError, json.JSONDecodeError, OSError, RuntimeError) as e:
+        except Exception as e:  # safetensors raises its own SafetensorError on a corrupt file
             raise ValueError(f"{path}: not a masker bank ({e})") from None
         if len(names) != feats.shape[0]:
             raise ValueError(f"{path}: {len(names)} names for {feats.shape[0]} feature maps")
