@@ -62,9 +62,8 @@ def main() -> None:
     for i in range(args.maskers):
         x, _ = synth_masker(KINDS[i % len(KINDS)], args.seconds, sr, rng, level=float(rng.uniform(-36, -24)))
         waves[f"m{i:03d}_{KINDS[i % len(KINDS)]}"] = (x, sr)
-    print(
-        f"generated 1 soundscape + {args.maskers} maskers of {args.seconds:g} s in {time.perf_counter() - t0:.1f} s"
-    )
+    dt = time.perf_counter() - t0
+    print(f"generated 1 soundscape + {args.maskers} maskers of {args.seconds:g} s in {dt:.1f} s")
     model = load_model(args.model)
     scene_t = torch.from_numpy(scene)
     n = scene_t.shape[-1]
@@ -105,8 +104,9 @@ def main() -> None:
     top_slow = divmod(int(slow_mean.argmax()), len(gains))
     diff = (fast_mean - slow_mean).abs()
     print(
-        f"{args.maskers} maskers x {len(gains)} gains = {pairs} pairs, {args.seconds:g} s binaural soundscape, "
-        f"{torch.get_num_threads()} threads; masker bank built once in {t_bank:.2f} s (+{t_bank_enc:.2f} s encoding)"
+        f"{args.maskers} maskers x {len(gains)} gains = {pairs} pairs, {args.seconds:g} s binaural "
+        f"soundscape, {torch.get_num_threads()} threads; masker bank built once in {t_bank:.2f} s "
+        f"(+{t_bank_enc:.2f} s encoding)"
     )
     print_table(
         ["path", "s per query", "pairs/s"],

@@ -90,9 +90,17 @@ def main() -> None:
     print(f"| material | SMR dB | median | mean | p95 | max | median, pooled x{args.pool} | p95, pooled |")
     print("|---|---|---|---|---|---|---|---|")
     for name, smr, f, p in rows:
-        print(
-            f"| {name} | {smr} | {f[0]:.3f} | {f[1]:.3f} | {f[2]:.2f} | {f[3]:.2f} | {p[0]:.3f} | {p[2]:.3f} |"
-        )
+        cells = [
+            name,
+            smr,
+            f"{f[0]:.3f}",
+            f"{f[1]:.3f}",
+            f"{f[2]:.2f}",
+            f"{f[3]:.2f}",
+            f"{p[0]:.3f}",
+            f"{p[2]:.3f}",
+        ]
+        print("| " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -54,9 +54,9 @@ def run(ctx: DemoContext) -> None:
         for r in ranking.top(8)
     ]
     ctx.add_text(
-        f"A {seconds:g} s synthetic binaural street scene (`soundscape.wav`) and {len(maskers)} synthetic maskers "
-        f"(`maskers/`), SMR grid {gains[0]:+g}..{gains[-1]:+g} dB: {len(ranking.rows)} pairs ranked in one "
-        f"batched feature-domain pass of `{DEFAULT_MODEL}`. The last column is the generator's true "
+        f"A {seconds:g} s synthetic binaural street scene (`soundscape.wav`) and {len(maskers)} synthetic "
+        f"maskers (`maskers/`), SMR grid {gains[0]:+g}..{gains[-1]:+g} dB: {len(ranking.rows)} pairs ranked "
+        f"in one batched feature-domain pass of `{DEFAULT_MODEL}`. The last column is the generator's true "
         "(oracle) pleasantness of the pair."
     )
     ctx.add_table(
@@ -68,9 +68,9 @@ def run(ctx: DemoContext) -> None:
     oracle_best = max((truth(r.masker, r.gain_db), r.masker, r.gain_db) for r in ranking.rows)
     no_masker = float(oracle_pleasantness(scene_info, infos[f"{_KINDS[0]}_1"], -np.inf))
     ctx.add_text(
-        f"Chosen: **{best.masker}** at {best.gain_db:+.1f} dB (SMR {best.smr_db:+.1f} dB); oracle pleasantness "
-        f"{truth(best.masker, best.gain_db):.3f} against {oracle_best[0]:.3f} for the oracle's best pair "
-        f"({oracle_best[1]} at {oracle_best[2]:+.1f} dB) and {no_masker:.3f} without a masker."
+        f"Chosen: **{best.masker}** at {best.gain_db:+.1f} dB (SMR {best.smr_db:+.1f} dB); oracle "
+        f"pleasantness {truth(best.masker, best.gain_db):.3f} against {oracle_best[0]:.3f} for the oracle's "
+        f"best pair ({oracle_best[1]} at {oracle_best[2]:+.1f} dB) and {no_masker:.3f} without a masker."
     )
     mix = mix_waveforms(scene, maskers[best.masker][0], best.gain_db)
     save(out / "best_mix.wav", mix / max(1.0, float(mix.abs().max()) / 0.99), SR)
