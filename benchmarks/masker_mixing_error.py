@@ -83,7 +83,7 @@ def main() -> None:
     tone_a = (0.1 * torch.sin(2 * torch.pi * 1000 * t)).expand(2, -1).contiguous()
     f, p = _case(tone_a, (0.1 * torch.sin(2 * torch.pi * 1003 * t))[None], 0.0, args.pool)
     rows.append(("1 kHz tone + 1.003 kHz tone (beating)", "+0", f, p))
-    f, p = _case(noise_a, noise_a[:1], 0.0, args.pool)
+    f, p = _case(noise_b.expand(2, -1).contiguous(), noise_b, 0.0, args.pool)
     rows.append(("noise + the same noise (coherent, worst case)", "+0", f, p))
 
     print(f"{args.seconds:g} s clips at 44.1 kHz; |error| in dB over all time-frequency bins")

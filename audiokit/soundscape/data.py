@@ -204,6 +204,53 @@ class SyntheticSplit:
     oracle: torch.Tensor  # (P,) noise-free pleasantness of each item
     noise_std: torch.Tensor  # (P,) standard deviation of its label noise
 
+    _TENSORS = (
+        "soundscapes",
+        "maskers",
+        "soundscape_index",
+        "masker_index",
+        "soundscape_gain_db",
+        "gain_db",
+        "label",
+    )
+
+    def save(self, path: str | os.PathLike, key: dict | None = None) -> Path:
+        """Write the split as one safetensors file (tensors; generator info and ``key`` as JSON metadata)."""
+        import json
+
+        from safetensors.torch import save_file
+
+        from audiokit.io import atomic_write
+
+        tensors = {k: getattr(self.pairs, k).contiguous() for k in self._TENSORS}
+        tensors.update(oracle=self.oracle.contiguous(), noise_std=self.noise_std.contiguous())
+        meta = {
+            "soundscape_info": json.dumps([i.to_dict() for i in self.soundscape_info]),
+            "masker_info": json.dumps([i.to_dict() for i in self.masker_info]),
+            "names": json.dumps(self.pairs.names),
+            "key": json.dumps(key or {}, sort_keys=True),
+        }
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(path) as tmp:
+            save_file(tensors, str(tmp), metadata=meta)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> tuple[SyntheticSplit, dict]:
+        """Read a split written by :meth:`save`; returns ``(split, key)``."""
+        import json
+
+        from safetensors import safe_open
+
+        with safe_open(str(path), "pt") as f:
+            meta = f.metadata() or {}
+            t = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open has no __iter__)
+        names = json.loads(meta["names"])
+        pairs = PairDataset(**{k: t[k] for k in cls._TENSORS}, names=(names[0], names[1]))
+        infos = [[SoundInfo(**d) for d in json.loads(meta[k])] for k in ("soundscape_info", "masker_info")]
+        return cls(pairs, infos[0], infos[1], t["oracle"], t["noise_std"]), json.loads(meta.get("key", "{}"))
+
 
 _SPLIT_SALT = {"train": 0, "val": 1, "test": 2}
 _MASKER_KINDS = ("bird", "water", "wind", "traffic", "construction", "silence")
