@@ -14,10 +14,13 @@ module is our reconstruction of that outline:
 3. **Augmentation branch** ("post-mix blocks"): the feature-domain mix
    ``10 log10(P_s + 10^(G/10) P_m)`` of each (masker, gain) pair through the same kind of encoder,
    FiLM-conditioned on an embedding of the gain ``G``.
+   The gain enters as :func:`gain_features`: the digital gain and the masker-to-soundscape level
+   ratio it produces (from the cached mean levels), so the network sees the SMR of each pair.
 4. **Fusion and attention**: the augmentation sequence plus projections of the cached soundscape and
-   masker sequences, one self-attention layer over time, then attention pooling over time.
-5. **Probabilistic head**: ``(mean, log_std)`` of pleasantness, trained with the Gaussian NLL
-   (:func:`gaussian_nll`).
+   masker sequences, multi-head attention pooling over time with a query from the soundscape and
+   masker summaries.
+5. **Probabilistic head**: an MLP on the pooled sequence, the summaries and the gain features ->
+   ``(mean, log_std)`` of pleasantness, trained with the Gaussian NLL (:func:`gaussian_nll`).
 
 Inference (:meth:`MaskerGainPredictor.search`) encodes the soundscape once, the masker bank once, and
 evaluates all masker x gain pairs in chunked batched passes of steps 3-5.
@@ -86,6 +89,11 @@ def gaussian_nll(mean: torch.Tensor, log_std: torch.Tensor, target: torch.Tensor
     return (0.5 * z.square() + log_std).mean() + 0.5 * math.log(2 * math.pi)
 
 
+def _level_db(power: torch.Tensor) -> torch.Tensor:
+    """Mean power over all but the first dim, in dB (floored at -100 dB): ``(B, ...) -> (B,)``."""
+    return 10.0 * torch.log10(torch.clamp(power.flatten(1).mean(dim=1), min=POWER_FLOOR))
+
+
 def pool_power(power: torch.Tensor, factor: int) -> torch.Tensor:
     """Average ``(..., F, N)`` power over groups of ``factor`` frames -> ``(..., F, ceil(N / factor))``
     (the last group averages the frames it has)."""
@@ -132,21 +140,30 @@ class SequenceEncoder(nn.Module):
         return self.out_norm(h)
 
 
-class GainEmbedding(nn.Module):
-    """Digital gain (dB) -> FiLM ``(scale, shift)``, each ``(P, hidden)``."""
+def gain_features(
+    gain_db: torch.Tensor, soundscape_level: torch.Tensor, masker_level: torch.Tensor, min_gain_db: float
+) -> torch.Tensor:
+    """Gain conditioning ``(P, 3)``: the digital gain, the masker-to-soundscape level ratio it gives
+    (``L_m + G - L_s``, mean mel power in dB; the negative of an SMR) and a silent-masker flag.
+    Gains are in units of 20 dB, clamped to ``[min_gain_db, +inf)`` and the ratio to +-60 dB."""
+    silent = (gain_db <= min_gain_db) | (masker_level <= FLOOR_DB + 1.0)
+    g = torch.clamp(gain_db, min=min_gain_db)
+    ratio = torch.clamp(masker_level + g - soundscape_level, -60.0, 60.0)
+    ratio = torch.where(silent, torch.full_like(ratio, -60.0), ratio)
+    return torch.stack([g / 20.0, ratio / 20.0, silent.to(g.dtype)], dim=-1)
 
-    def __init__(self, dim: int, hidden: int, min_gain_db: float):
+
+class GainEmbedding(nn.Module):
+    """Gain features ``(P, 3)`` (:func:`gain_features`) -> FiLM ``(scale, shift)``, each ``(P, hidden)``."""
+
+    def __init__(self, dim: int, hidden: int):
         super().__init__()
-        self.min_gain_db = min_gain_db
-        self.mlp = nn.Sequential(nn.Linear(2, dim), nn.GELU(), nn.Linear(dim, 2 * hidden))
+        self.mlp = nn.Sequential(nn.Linear(3, dim), nn.GELU(), nn.Linear(dim, 2 * hidden))
         nn.init.zeros_(self.mlp[-1].weight)
         nn.init.zeros_(self.mlp[-1].bias)
 
-    def forward(self, gain_db: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        g = torch.clamp(gain_db, min=self.min_gain_db) / 20.0
-        silent = (gain_db <= self.min_gain_db).to(g.dtype)
-        out = self.mlp(torch.stack([g, silent], dim=-1))
-        return out.chunk(2, dim=-1)
+    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.mlp(features).chunk(2, dim=-1)
 
 
 class AttentionPool(nn.Module):
@@ -179,27 +196,31 @@ class AttentionPool(nn.Module):
 @dataclass
 class EncodedSoundscape:
     """Cached soundscape branch: pooled mel power ``(B, C, F, T)``, the context sequence added to
-    every pair's augmentation sequence ``(B, H, T)`` and its attention-query term ``(B, H)``."""
+    every pair's augmentation sequence ``(B, H, T)``, its attention-query/summary term ``(B, H)`` and
+    its mean mel power in dB ``(B,)``."""
 
     power: torch.Tensor
     context: torch.Tensor
     query: torch.Tensor
+    level: torch.Tensor
 
 
 @dataclass
 class EncodedMaskers:
-    """Cached masker branch: pooled mel power ``(M, 1|C, F, T)``, context ``(M, H, T)`` and
-    attention-query term ``(M, H)``."""
+    """Cached masker branch: pooled mel power ``(M, 1|C, F, T)``, context ``(M, H, T)``,
+    attention-query/summary term ``(M, H)`` and mean mel power in dB at unit gain ``(M,)``."""
 
     power: torch.Tensor
     context: torch.Tensor
     query: torch.Tensor
+    level: torch.Tensor
 
     def __len__(self) -> int:
         return self.power.shape[0]
 
     def select(self, index: torch.Tensor) -> EncodedMaskers:
-        return EncodedMaskers(*(t.index_select(0, index) for t in (self.power, self.context, self.query)))
+        tensors = (self.power, self.context, self.query, self.level)
+        return EncodedMaskers(*(t.index_select(0, index) for t in tensors))
 
 
 class MaskerGainPredictor(nn.Module):
@@ -234,13 +255,21 @@ class MaskerGainPredictor(nn.Module):
         self.augmented_branch = SequenceEncoder(
             cfg.channels * cfg.n_mels, h, mix, cfg.kernel_size, cfg.dropout
         )
-        self.gain_embedding = GainEmbedding(cfg.gain_embedding, h, cfg.min_gain_db)
+        self.gain_embedding = GainEmbedding(cfg.gain_embedding, h)
         self.soundscape_proj = nn.Conv1d(h, h, 1)
         self.masker_proj = nn.Conv1d(h, h, 1)
         self.soundscape_query = nn.Linear(h, h)
         self.masker_query = nn.Linear(h, h, bias=False)
         self.attention = AttentionPool(h, cfg.heads)
-        self.head = nn.Sequential(nn.Linear(h, h), nn.GELU(), nn.Dropout(cfg.dropout), nn.Linear(h, 2))
+        # head on [attention-pooled sequence, soundscape+masker summary, gain features]
+        self.head = nn.Sequential(
+            nn.Linear(2 * h + 3, h),
+            nn.GELU(),
+            nn.Dropout(cfg.dropout),
+            nn.Linear(h, h),
+            nn.GELU(),
+            nn.Linear(h, 2),
+        )
         # per-mel-band input normalisation (dB); set from training data with set_normalization
         self.register_buffer("band_mean", torch.full((cfg.n_mels,), -60.0))
         self.register_buffer("band_std", torch.full((cfg.n_mels,), 20.0))
@@ -286,7 +315,8 @@ class MaskerGainPredictor(nn.Module):
             )
         power = self.pooled_power(soundscape_db)
         ctx = self.soundscape_branch(self._network_input(power))
-        return EncodedSoundscape(power, self.soundscape_proj(ctx), self.soundscape_query(ctx.mean(dim=-1)))
+        query = self.soundscape_query(ctx.mean(dim=-1))
+        return EncodedSoundscape(power, self.soundscape_proj(ctx), query, _level_db(power))
 
     def encode_maskers(self, masker_db: torch.Tensor) -> EncodedMaskers:
         """Masker branch on ``(M, 1|C, F, N)`` (or ``(F, N)`` for one mono masker) dB features; run once
@@ -299,8 +329,11 @@ class MaskerGainPredictor(nn.Module):
                 f"got {tuple(masker_db.shape)}"
             )
         power = self.pooled_power(masker_db)
-        ctx = self.masker_branch(self._network_input(power.mean(dim=1, keepdim=True)))
-        return EncodedMaskers(power, self.masker_proj(ctx), self.masker_query(ctx.mean(dim=-1)))
+        mono = power.mean(dim=1, keepdim=True)
+        ctx = self.masker_branch(self._network_input(mono))
+        return EncodedMaskers(
+            power, self.masker_proj(ctx), self.masker_query(ctx.mean(dim=-1)), _level_db(mono)
+        )
 
     # -- prediction ---------------------------------------------------------------------------
     def predict(
@@ -328,10 +361,14 @@ class MaskerGainPredictor(nn.Module):
             aug = mix_power(soundscape.power, maskers.power, gain_db)  # (P, C, F, T)
         else:
             aug = self.pooled_power(augmented_db)
-        film = self.gain_embedding(gain_db)
-        h = self.augmented_branch(self._network_input(aug), film)
+        n = aug.shape[0]
+        cond = gain_features(
+            gain_db, soundscape.level.expand(n), maskers.level.expand(n), self.config.min_gain_db
+        )
+        h = self.augmented_branch(self._network_input(aug), self.gain_embedding(cond))
         h = h + soundscape.context + maskers.context
-        out = self.head(self.attention(h, soundscape.query + maskers.query))
+        summary = (soundscape.query + maskers.query).expand(n, -1)
+        out = self.head(torch.cat([self.attention(h, summary), summary, cond], dim=-1))
         mean = out[:, 0]
         cfg = self.config
         log_std = cfg.log_std_min + (cfg.log_std_max - cfg.log_std_min) * torch.sigmoid(out[:, 1])

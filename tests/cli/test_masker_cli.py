@@ -180,3 +180,15 @@ def test_mix_rescale(files, tmp_path, capsys):
     assert float(y.abs().max()) == pytest.approx(0.99, abs=1e-3)
     assert main([*args, "--force"]) == 0
     assert "clipped" in capsys.readouterr().out
+
+
+def test_default_model_and_demo_step(files, tmp_path, capsys):
+    args = ["masker", "rank", str(files / "scene.wav"), "--maskers", str(files / "maskers"), "--top", "2"]
+    assert main(args) == 0  # the bundled masker_tiny
+    assert "ranked by mean" in capsys.readouterr().out
+    assert main(["demo", str(tmp_path / "demo"), "--only", "masker", "--fast"]) == 0
+    summary = (tmp_path / "demo" / "summary.md").read_text()
+    assert "Top candidates" in summary and "Step failed" not in summary
+    out = tmp_path / "demo" / "masker"
+    assert (out / "pleasantness_vs_smr.png").is_file() and (out / "best_mix.wav").is_file()
+    assert len(list(csv.DictReader(open(out / "ranking.csv")))) == 5 * 13

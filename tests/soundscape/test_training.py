@@ -46,7 +46,8 @@ SYNTH = {
 
 
 def test_synthetic_task_trains_exports_and_reloads(tmp_path):
-    trainer = _run(tmp_path, SYNTH, 16, batch_size=16, validate_every=8, checkpoint_every=8, log_every=4)
+    data = {**SYNTH, "synthetic": {**SYNTH["synthetic"], "cache": str(tmp_path / "cache")}}
+    trainer = _run(tmp_path, data, 12, batch_size=16, validate_every=6, checkpoint_every=6, log_every=3)
     task: MaskerGainTask = trainer.task
     model = task.model("predictor")
     assert not torch.all(model.band_mean == -60.0)  # normalisation set from the training data
