@@ -65,7 +65,8 @@ class MaskerGainConfig:
     mix_layers: int = 2  # blocks of the augmentation branch (run per masker x gain pair)
     kernel_size: int = 3
     heads: int = 4
-    gain_embedding: int = 16
+    gain_embedding: int = 32
+    film_context: bool = True  # the gain FiLM also sees the soundscape/masker summary
     dropout: float = 0.1
     log_std_min: float = -5.0
     log_std_max: float = 1.0
@@ -154,11 +155,13 @@ def gain_features(
 
 
 class GainEmbedding(nn.Module):
-    """Gain features ``(P, 3)`` (:func:`gain_features`) -> FiLM ``(scale, shift)``, each ``(P, hidden)``."""
+    """Gain features ``(P, 3)`` (:func:`gain_features`), optionally with a context vector ``(P, C)``
+    (the soundscape/masker summary, so that the effect of a level can depend on the masker) ->
+    FiLM ``(scale, shift)``, each ``(P, hidden)``."""
 
-    def __init__(self, dim: int, hidden: int):
+    def __init__(self, dim: int, hidden: int, context: int = 0):
         super().__init__()
-        self.mlp = nn.Sequential(nn.Linear(3, dim), nn.GELU(), nn.Linear(dim, 2 * hidden))
+        self.mlp = nn.Sequential(nn.Linear(3 + context, dim), nn.GELU(), nn.Linear(dim, 2 * hidden))
         nn.init.zeros_(self.mlp[-1].weight)
         nn.init.zeros_(self.mlp[-1].bias)
 
@@ -255,7 +258,7 @@ class MaskerGainPredictor(nn.Module):
         self.augmented_branch = SequenceEncoder(
             cfg.channels * cfg.n_mels, h, mix, cfg.kernel_size, cfg.dropout
         )
-        self.gain_embedding = GainEmbedding(cfg.gain_embedding, h)
+        self.gain_embedding = GainEmbedding(cfg.gain_embedding, h, h if cfg.film_context else 0)
         self.soundscape_proj = nn.Conv1d(h, h, 1)
         self.masker_proj = nn.Conv1d(h, h, 1)
         self.soundscape_query = nn.Linear(h, h)
@@ -365,9 +368,10 @@ class MaskerGainPredictor(nn.Module):
         cond = gain_features(
             gain_db, soundscape.level.expand(n), maskers.level.expand(n), self.config.min_gain_db
         )
-        h = self.augmented_branch(self._network_input(aug), self.gain_embedding(cond))
-        h = h + soundscape.context + maskers.context
         summary = (soundscape.query + maskers.query).expand(n, -1)
+        film_in = torch.cat([cond, summary], dim=-1) if self.config.film_context else cond
+        h = self.augmented_branch(self._network_input(aug), self.gain_embedding(film_in))
+        h = h + soundscape.context + maskers.context
         out = self.head(torch.cat([self.attention(h, summary), summary, cond], dim=-1))
         mean = out[:, 0]
         cfg = self.config
