@@ -13,9 +13,9 @@ module is our reconstruction of that outline:
    residual temporal convolutions, each run *once* per soundscape / masker and cached.
 3. **Augmentation branch** ("post-mix blocks"): the feature-domain mix
    ``10 log10(P_s + 10^(G/10) P_m)`` of each (masker, gain) pair through the same kind of encoder,
-   FiLM-conditioned on an embedding of the gain ``G``.
-   The gain enters as :func:`gain_features`: the digital gain and the masker-to-soundscape level
-   ratio it produces (from the cached mean levels), so the network sees the SMR of each pair.
+   FiLM-conditioned on the gain. The gain enters as :func:`gain_features`: the digital gain and the
+   masker-to-soundscape level ratio it produces (from the cached mean levels), so the network sees
+   the SMR of each pair; with ``film_context`` the FiLM also sees the soundscape/masker summary.
 4. **Fusion and attention**: the augmentation sequence plus projections of the cached soundscape and
    masker sequences, multi-head attention pooling over time with a query from the soundscape and
    masker summaries.

@@ -46,7 +46,8 @@ def _train(root: str, fold: int, run_dir: Path, nproc: int, overrides: list[str]
     subprocess.run(cmd, check=True)
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line arguments; ``key=value`` overrides may come before or after the options."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("root", help="ARAUS folder (data/, soundscapes/, maskers/)")
     ap.add_argument("overrides", nargs="*", help="extra key=value config overrides")
@@ -54,7 +55,11 @@ def main() -> None:
     ap.add_argument("--run-dir", default="runs/masker_araus")
     ap.add_argument("--nproc", type=int, default=1, help="processes per training run (torchrun)")
     ap.add_argument("--skip-training", action="store_true", help="only select and evaluate existing runs")
-    args = ap.parse_args()
+    return ap.parse_intermixed_args(argv)
+
+
+def main() -> None:
+    args = parse_args()
     run_root = Path(args.run_dir)
     results = {}
     for fold in args.folds:

@@ -33,3 +33,9 @@ def araus_root(tmp_path_factory):
         seconds=1.0, soundscapes_per_fold=3, maskers_per_fold=5, participants_per_fold=3
     )
     return make_synthetic_araus(root, cfg)
+
+
+@pytest.fixture(scope="session")
+def araus_feature_cache(tmp_path_factory):
+    """A feature cache folder shared by the tests that train or build datasets on ``araus_root``."""
+    return tmp_path_factory.mktemp("araus_features")

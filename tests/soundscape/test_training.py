@@ -92,10 +92,10 @@ def test_synthetic_cache_is_reused(tmp_path):
     assert not torch.equal(a["train"].label, c["train"].label)
 
 
-def test_araus_task_runs_a_cross_validation_round(araus_root, tmp_path):
+def test_araus_task_runs_a_cross_validation_round(araus_root, araus_feature_cache, tmp_path):
     data = {
         "source": "araus",
-        "araus": {"root": str(araus_root), "val_fold": 2, "cache_dir": str(tmp_path / "f")},
+        "araus": {"root": str(araus_root), "val_fold": 2, "cache_dir": str(araus_feature_cache)},
     }
     trainer = _run(tmp_path, data, 4, batch_size=8, validate_every=4, checkpoint_every=4)
     d = trainer.task.datasets()
@@ -105,16 +105,34 @@ def test_araus_task_runs_a_cross_validation_round(araus_root, tmp_path):
     assert m["n"] == 8 and m["mse"] > 0
 
 
-def test_config_errors(araus_root):
+def test_config_errors(araus_root, araus_feature_cache):
     cfg = MaskerTaskConfig()
     cfg.data.source = "araus"
     with pytest.raises(ValueError, match="data.araus.root"):
         MaskerGainTask(cfg, TrainerConfig()).datasets()
     cfg.data.araus.root = str(araus_root)
-    cfg.data.araus.cache_dir = ""
+    cfg.data.araus.cache_dir = str(araus_feature_cache)
     task = MaskerGainTask(cfg, TrainerConfig())
     with pytest.raises(ValueError, match="no synthetic split"):
         task.synthetic_split("test")
     cfg.model.channels = 1
     with pytest.raises(ValueError, match="model.channels"):
         MaskerGainTask(cfg, TrainerConfig()).datasets()
+
+
+def test_cross_validation_script_takes_overrides_after_options():
+    """The documented ``cross_validate.py ROOT --run-dir DIR key=value ...`` command line parses."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "recipes" / "masker_araus" / "cross_validate.py"
+    spec = importlib.util.spec_from_file_location("masker_araus_cross_validate", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    args = module.parse_args(
+        ["/data/ARAUS", "--run-dir", "runs/x", "train.max_epochs=2", "train.batch_size=8"]
+    )
+    assert args.root == "/data/ARAUS" and args.run_dir == "runs/x" and args.folds == [1, 2, 3, 4, 5]
+    assert args.overrides == ["train.max_epochs=2", "train.batch_size=8"]
+    args = module.parse_args(["/data/ARAUS", "a=1", "--folds", "2", "3", "--nproc", "2"])
+    assert args.overrides == ["a=1"] and args.folds == [2, 3] and args.nproc == 2
