@@ -13,6 +13,10 @@ Two framings are supported:
   giving ``N = T // hop`` frames for ``T`` a multiple of ``hop`` (vocos' "same" mode, also HiFi-GAN's
   mel extractor). The inverse is an overlap-add with window-envelope normalisation (torch.istft
   refuses it through its NOLA check).
+* ``padding="valid"``: no padding at all; frame ``n`` covers samples ``[n * hop, n * hop + n_fft)``,
+  giving ``N = 1 + (T - n_fft) // hop`` frames (librosa's ``center=False``, the ARAUS soundscape
+  features). Analysis only: the first and last samples are not covered by any full window, so there
+  is no inverse.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ APBWE_LOG_EPS = 1e-4
 #: Energy floor inside the square root of the APNet/HiFi-GAN mel magnitude: ``sqrt(re^2 + im^2 + 1e-9)``.
 MEL_MAG_EPS = 1e-9
 
-Padding = Literal["center", "same"]
+Padding = Literal["center", "same", "valid"]
 
 
 def get_window(
@@ -133,7 +137,21 @@ def stft(
             onesided=True,
             return_complex=True,
         )
-    raise ValueError(f"unknown padding {padding!r}; use 'center' or 'same'")
+    if padding == "valid":
+        if xb.shape[-1] < n_fft:
+            raise ValueError(f"audio of {xb.shape[-1]} samples is shorter than one frame (n_fft={n_fft})")
+        return torch.stft(
+            xb,
+            n_fft,
+            hop_length,
+            window.shape[-1],
+            window,
+            center=False,
+            normalized=False,
+            onesided=True,
+            return_complex=True,
+        )
+    raise ValueError(f"unknown padding {padding!r}; use 'center', 'same' or 'valid'")
 
 
 def istft(
@@ -180,7 +198,12 @@ def istft(
         if length is not None:
             y = y[..., :length] if y.shape[-1] >= length else F.pad(y, (0, length - y.shape[-1]))
         return y
-    raise ValueError(f"unknown padding {padding!r}; use 'center' or 'same'")
+    if padding == "valid":
+        raise ValueError(
+            "padding='valid' framing has no inverse (the signal edges are not covered by full windows); "
+            "use padding='center' or 'same' for analysis/resynthesis"
+        )
+    raise ValueError(f"unknown padding {padding!r}; use 'center', 'same' or 'valid'")
 
 
 def _overlap_add_same(spec: torch.Tensor, n_fft: int, hop: int, window: torch.Tensor) -> torch.Tensor:
@@ -213,7 +236,7 @@ class STFT(nn.Module):
         win_length: window length (``<= n_fft``, centred and zero-padded); defaults to ``n_fft``.
         window: ``"hann"`` (periodic, default), ``"hamming"``, ``"blackman"`` or ``"rect"``.
         center: ``True`` for the centred framing, ``False`` for ``padding="same"``.
-        padding: overrides ``center``: ``"center"`` or ``"same"`` (see module docstring).
+        padding: overrides ``center``: ``"center"``, ``"same"`` or ``"valid"`` (see module docstring).
         pad_mode: padding mode of the framing (``"reflect"`` as torch's default).
 
     Shape:
@@ -262,6 +285,8 @@ class STFT(nn.Module):
         """Number of frames for ``length`` input samples."""
         if self.padding == "center":
             return 1 + length // self.hop_length
+        if self.padding == "valid":
+            return 1 + (length - self.n_fft) // self.hop_length if length >= self.n_fft else 0
         return 1 + (length + 2 * ((self.n_fft - self.hop_length) // 2) - self.n_fft) // self.hop_length
 
     def _window_for(self, dtype: torch.dtype, device: torch.device) -> torch.Tensor:

@@ -114,3 +114,20 @@ def test_errors_are_clear():
         STFT(256, 64).inverse(torch.randn(1, 129, 10))
     with pytest.raises(ValueError, match="bins"):
         STFT(256, 64).inverse(torch.randn(1, 100, 10, dtype=torch.complex64))
+
+
+def test_valid_padding_equals_librosa_center_false():
+    """ "valid" framing = no padding (librosa ``center=False``); analysis only."""
+    import librosa
+    import numpy as np
+
+    x = torch.randn(3 * 4096 + 777, dtype=torch.float64)
+    s = STFT(4096, 2048, padding="valid")
+    ours = s(x)[0].numpy()
+    ref = librosa.stft(x.numpy(), n_fft=4096, hop_length=2048, center=False)
+    assert ours.shape == ref.shape == (2049, s.num_frames(x.shape[-1]))
+    assert np.abs(ours - ref).max() < 1e-9 * np.abs(ref).max()
+    with pytest.raises(ValueError, match="shorter than one frame"):
+        s(torch.randn(4000))
+    with pytest.raises(ValueError, match="no inverse"):
+        s.inverse(s(x))
