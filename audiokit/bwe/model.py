@@ -93,7 +93,7 @@ class APBWE(BandwidthExtender, nn.Module):
         self.linear_post_mag = nn.Linear(c, f)
         self.linear_post_pha_r = nn.Linear(c, f)
         self.linear_post_pha_i = nn.Linear(c, f)
-        self.stft = STFT(config.n_fft, config.hop_size, config.win_size)
+        self.stft = _stft_for(config)
 
     def forward(self, log_amplitude: torch.Tensor, phase: torch.Tensor) -> BWEOutput:
         """Narrowband ``(B, F, N)`` log-amplitude and phase -> wideband :class:`BWEOutput`."""
@@ -135,10 +135,22 @@ class APBWE(BandwidthExtender, nn.Module):
         """
         config = preset if isinstance(preset, APBWEConfig) else APBWEConfig.preset(preset)
         state = read_official_checkpoint(checkpoint, map_location)
-        model = cls(config)
-        load_state_dict_strict(
-            model, state, source=str(checkpoint) if not isinstance(checkpoint, Mapping) else ""
-        )
+        if isinstance(checkpoint, Mapping):  # do not alias the caller's tensors
+            state = {k: v.clone() for k, v in state.items()}
+        source = "" if isinstance(checkpoint, Mapping) else str(checkpoint)
+        return cls._from_state_dict(config, state, map_location, source)
+
+    @classmethod
+    def _from_state_dict(
+        cls, config: APBWEConfig, state: Mapping[str, torch.Tensor], device: str | torch.device, source: str
+    ) -> APBWE:
+        """Build on the meta device (skipping the discarded random initialisation), then adopt the
+        checkpoint's tensors (as float32) after a strict key/shape check."""
+        with torch.device("meta"):
+            model = cls(config)
+        model.stft = model.stft.to(device)
+        state = {k: (v.float() if v.is_floating_point() else v).to(device) for k, v in state.items()}
+        load_state_dict_strict(model, state, source=source, assign=True)
         return model.eval()
 
     @classmethod
@@ -158,9 +170,9 @@ class APBWE(BandwidthExtender, nn.Module):
         meta = json.loads(cfg_path.read_text(encoding="utf-8"))
         if meta.get("model", "APBWE") != "APBWE":
             raise ValueError(f"{cfg_path}: holds a {meta.get('model')!r} model, not APBWE")
-        model = cls(APBWEConfig.from_dict(meta.get("config", meta)))
-        load_state_dict_strict(model, load_file(str(w_path), device=str(map_location)), source=str(w_path))
-        return model.eval()
+        config = APBWEConfig.from_dict(meta.get("config", meta))
+        state = load_file(str(w_path), device=str(map_location))
+        return cls._from_state_dict(config, state, map_location, str(w_path))
 
     def save_pretrained(self, path: str | os.PathLike, extra: dict | None = None) -> Path:
         """Write ``model.safetensors`` and ``config.json`` (``{"model": "APBWE", "config": {...}}``)."""
@@ -180,6 +192,15 @@ class APBWE(BandwidthExtender, nn.Module):
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+
+def _stft_for(config: APBWEConfig) -> STFT:
+    """The model's STFT. Its window is a real tensor even when the model is built on the meta device
+    (for loading), where ``torch.hann_window`` would also be very slow."""
+    if torch.empty(0).device.type == "meta":
+        with torch.device("cpu"):
+            return STFT(config.n_fft, config.hop_size, config.win_size)
+    return STFT(config.n_fft, config.hop_size, config.win_size)
 
 
 def _check_spectra(log_amplitude: torch.Tensor, phase: torch.Tensor, n_bins: int) -> None:
@@ -222,9 +243,11 @@ def read_official_checkpoint(
     return dict(obj)
 
 
-def load_state_dict_strict(module: nn.Module, state: Mapping[str, torch.Tensor], source: str = "") -> None:
+def load_state_dict_strict(
+    module: nn.Module, state: Mapping[str, torch.Tensor], source: str = "", assign: bool = False
+) -> None:
     """``load_state_dict(strict=True)`` with one ``ValueError`` listing every missing, unexpected and
-    mis-shaped key."""
+    mis-shaped key. ``assign=True`` adopts the given tensors (for modules built on the meta device)."""
     own = module.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
@@ -243,4 +266,4 @@ def load_state_dict_strict(module: nn.Module, state: Mapping[str, torch.Tensor],
         if shapes:
             parts.append(f"shape mismatches ({len(shapes)}): {'; '.join(shapes)}")
         raise ValueError(f"{where}checkpoint does not fit {type(module).__name__}: " + " | ".join(parts))
-    module.load_state_dict(state, strict=True)
+    module.load_state_dict(state, strict=True, assign=assign)
