@@ -52,12 +52,13 @@ def _mkldnn_linear_available() -> bool:
 class _PackedLinear(nn.Module):
     """``y = act(x W^T + b)`` in bfloat16 with the weight pre-packed for oneDNN (GELU fused)."""
 
-    def __init__(self, weight: torch.Tensor, bias: torch.Tensor, gelu: bool):
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor, gelu: bool, pack: bool = True):
         super().__init__()
         self.gelu = gelu
         w = weight.detach().to(torch.bfloat16).contiguous()
         self.register_buffer("bias", bias.detach().to(torch.bfloat16).contiguous(), persistent=False)
-        self.packed = _mkldnn_linear_available()
+        # torch.compile traces plain tensors and packs the weights itself (inductor freezing)
+        self.packed = pack and _mkldnn_linear_available()
         if self.packed:
             try:
                 w = torch.ops.mkldnn._reorder_linear_weight(w, None)
@@ -77,11 +78,11 @@ class _PackedLinear(nn.Module):
 class _FusedBlock(nn.Module):
     """ConvNeXt block on channel-last ``(B, N, C)`` with folded norm affine and layer scale."""
 
-    def __init__(self, block, precision: Precision, eps: float, shifted_dwconv: bool):
+    def __init__(self, block, precision: Precision, eps: float, for_compile: bool):
         super().__init__()
         c = block.dwconv.weight.shape[0]
         self.k = block.dwconv.weight.shape[-1]
-        self.eps, self.precision, self.shifted = eps, precision, shifted_dwconv
+        self.eps, self.precision, self.shifted = eps, precision, for_compile  # compile: shifted-sum dwconv
         dw = block.dwconv.weight.detach().float()  # (C, 1, k)
         self.register_buffer(
             "dw_weight", dw[:, :, None, :].contiguous(memory_format=torch.channels_last), persistent=False
@@ -95,8 +96,8 @@ class _FusedBlock(nn.Module):
         w1f, b1f = w1 * g[None, :], b1 + w1 @ beta
         w2f, b2f = w2 * gamma[:, None], b2 * gamma
         if precision == "bf16":
-            self.pw1 = _PackedLinear(w1f, b1f, gelu=True)
-            self.pw2 = _PackedLinear(w2f, b2f, gelu=False)
+            self.pw1 = _PackedLinear(w1f, b1f, gelu=True, pack=not for_compile)
+            self.pw2 = _PackedLinear(w2f, b2f, gelu=False, pack=not for_compile)
         else:
             self.register_buffer("w1", w1f.contiguous(), persistent=False)
             self.register_buffer("b1", b1f.contiguous(), persistent=False)
