@@ -169,7 +169,8 @@ def main() -> None:
         ok = [r for r in rows if r[0] == target and r[5] >= 30]
         best = min(ok, key=lambda r: r[2])
         print(
-            f"fastest with SNR >= 30 dB at {target}: {best[1]} (RTF {best[3]:.3f}, {1 / best[3]:.1f}x real time)"
+            f"fastest with SNR >= 30 dB at {target}: {best[1]} "
+            f"(RTF {best[3]:.3f}, {1 / best[3]:.1f}x real time)"
         )
 
 
