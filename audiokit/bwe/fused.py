@@ -50,13 +50,21 @@ def _mkldnn_linear_available() -> bool:
 
 
 class _PackedLinear(nn.Module):
-    """``y = act(x W^T + b)`` in bfloat16 with the weight pre-packed for oneDNN (GELU fused)."""
+    """``y = act(x W^T + b)`` in ``dtype`` with the weight pre-packed for oneDNN (GELU fused, exact
+    erf form)."""
 
-    def __init__(self, weight: torch.Tensor, bias: torch.Tensor, gelu: bool, pack: bool = True):
+    def __init__(
+        self,
+        weight: torch.Tensor,
+        bias: torch.Tensor,
+        gelu: bool,
+        pack: bool = True,
+        dtype: torch.dtype = torch.bfloat16,
+    ):
         super().__init__()
         self.gelu = gelu
-        w = weight.detach().to(torch.bfloat16).contiguous()
-        self.register_buffer("bias", bias.detach().to(torch.bfloat16).contiguous(), persistent=False)
+        w = weight.detach().to(dtype).contiguous()
+        self.register_buffer("bias", bias.detach().to(dtype).contiguous(), persistent=False)
         # torch.compile traces plain tensors and packs the weights itself (inductor freezing)
         self.packed = pack and _mkldnn_linear_available()
         if self.packed:
@@ -127,14 +135,9 @@ class _FusedBlock(nn.Module):
         gamma = block.gamma.detach().float()
         w1f, b1f = w1 * g[None, :], b1 + w1 @ beta
         w2f, b2f = w2 * gamma[:, None], b2 * gamma
-        if precision == "bf16":
-            self.pw1 = _PackedLinear(w1f, b1f, gelu=True, pack=not for_compile)
-            self.pw2 = _PackedLinear(w2f, b2f, gelu=False, pack=not for_compile)
-        else:
-            self.register_buffer("w1", w1f.contiguous(), persistent=False)
-            self.register_buffer("b1", b1f.contiguous(), persistent=False)
-            self.register_buffer("w2", w2f.contiguous(), persistent=False)
-            self.register_buffer("b2", b2f.contiguous(), persistent=False)
+        dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+        self.pw1 = _PackedLinear(w1f, b1f, gelu=True, pack=not for_compile, dtype=dtype)
+        self.pw2 = _PackedLinear(w2f, b2f, gelu=False, pack=not for_compile, dtype=dtype)
         self.channels = c
 
     def depthwise(self, x: torch.Tensor) -> torch.Tensor:
@@ -154,12 +157,9 @@ class _FusedBlock(nn.Module):
         """``x + block(x)``; the float32 residual stream ``x`` is updated in place unless compiling."""
         h = x if mask is None else x * mask
         if self.precision == "bf16":
-            h = self.depthwise(h.to(torch.bfloat16))
-            h = F.layer_norm(h, (self.channels,), None, None, self.eps)
-            h = self.pw2(self.pw1(h))
-        else:
-            h = F.layer_norm(self.depthwise(h), (self.channels,), None, None, self.eps)
-            h = F.linear(F.gelu(F.linear(h, self.w1, self.b1)), self.w2, self.b2)
+            h = h.to(torch.bfloat16)
+        h = F.layer_norm(self.depthwise(h), (self.channels,), None, None, self.eps)
+        h = self.pw2(self.pw1(h))
         return x + h if self.shifted else x.add_(h)
 
 
