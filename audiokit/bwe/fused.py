@@ -4,13 +4,17 @@
 over memory:
 
 * the LayerNorm affines are folded into the following linear layers (``W diag(g)``, ``W b + c``),
-  each block's layer scale ``gamma`` into its second pointwise layer, and the three output heads
-  into one matrix (amplitude, real, imaginary);
+  each block's layer scale ``gamma`` into its second pointwise layer, and the two phase heads
+  (real, imaginary) into one matrix;
 * activations stay channel-last ``(B, N, C)`` between blocks (the depthwise convolution runs as a
-  channels-last 2-D convolution), so no transposed copies are made;
-* ``precision="bf16"`` runs the ConvNeXt pointwise layers in bfloat16 on pre-packed oneDNN weights
-  with the GELU fused into the first one (AMX on recent Xeons); the residual stream, the depthwise
-  convolutions, the norms, the input convolutions and the output heads stay float32;
+  channels-last 2-D convolution), so no transposed copies are made, and the residual stream is
+  updated in place;
+* :meth:`extend` works in chunks of :data:`FAST_CHUNK_FRAMES` frames so that activations stay in
+  cache and in the allocator's pool;
+* fp32 pointwise layers use pre-packed oneDNN weights with the GELU fused into the first one;
+* ``precision="bf16"`` runs the pointwise layers, the depthwise convolutions and their norms, the
+  input convolutions (as one im2col matrix product) and the phase heads in bfloat16 (AMX on recent
+  Xeons); the residual stream, the input norms, the amplitude head and the STFT/ISTFT stay float32;
 * ``compile=True`` additionally compiles the network with :func:`torch.compile` (inductor, frozen
   weights) for a fixed chunk shape, so it compiles once per process.
 
@@ -169,7 +173,7 @@ class FusedAPBWE(BandwidthExtender, nn.Module):
     Args:
         model: the trained :class:`~audiokit.bwe.APBWE` (its weights are copied and folded; later
             changes to ``model`` are not seen).
-        precision: ``"fp32"`` or ``"bf16"`` (bfloat16 pointwise layers; fastest on CPUs with AMX).
+        precision: ``"fp32"`` or ``"bf16"`` (see the module docstring; fastest on CPUs with AMX).
         compile: compile the network with :func:`torch.compile` for one fixed chunk shape.
         chunk_frames: default chunk size of :meth:`extend` (see :data:`FAST_CHUNK_FRAMES`).
     """
@@ -279,7 +283,9 @@ class FusedAPBWE(BandwidthExtender, nn.Module):
         if self._compiled_fn is None:
             log.info("compiling the fused AP-BWE network for %d frames (once per process)", fixed)
             self._compiled_fn = torch.compile(self._network, dynamic=False, options={"freezing": True})
-        mask = torch.zeros(log_amplitude.shape[0], fixed, 1, dtype=log_amplitude.dtype)
+        mask = torch.zeros(
+            log_amplitude.shape[0], fixed, 1, dtype=log_amplitude.dtype, device=log_amplitude.device
+        )
         mask[:, :n] = 1
         pad = (0, fixed - n)
         mag, pha = self._compiled_fn(F.pad(log_amplitude, pad), F.pad(phase, pad), mask)
