@@ -11,8 +11,10 @@ with the narrowband signal already at the target rate - for:
 * ``official``: the op-for-op official forward (``APBWE.forward``, verified bit-exact against the
   official code's outputs), whole utterance in one pass, fp32 - what ``inference_*.py`` does;
 * ``official+autocast``: the same under ``torch.autocast("cpu", torch.bfloat16)``;
-* ``fused fp32`` / ``fused bf16``: :meth:`APBWE.fuse` (folded weights, channel-last, chunks of 512
-  frames; bf16 = pre-packed bfloat16 pointwise layers with fused GELU);
+* ``fused fp32`` / ``fused bf16``: :meth:`APBWE.fuse` (folded weights, channel-last, pre-packed
+  oneDNN matmuls with fused GELU, chunks of 512 frames processed by one single-threaded worker per
+  torch thread; bf16 = most of the network in bfloat16); ``fused bf16, intra-op threads``: the same
+  chunks one after the other, each op using torch's threads;
 * ``compiled fp32`` / ``compiled bf16``: the fused network under ``torch.compile`` (one fixed chunk
   shape, compiled once; the compile time is printed separately).
 

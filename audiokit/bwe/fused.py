@@ -176,6 +176,10 @@ class FusedAPBWE(BandwidthExtender, nn.Module):
         precision: ``"fp32"`` or ``"bf16"`` (see the module docstring; fastest on CPUs with AMX).
         compile: compile the network with :func:`torch.compile` for one fixed chunk shape.
         chunk_frames: default chunk size of :meth:`extend` (see :data:`FAST_CHUNK_FRAMES`).
+        workers: chunks processed concurrently by :meth:`extend`, each on one thread (torch's
+            intra-op threads are set to 1 for the duration of the call, then restored). ``None``:
+            ``torch.get_num_threads()`` at call time; ``1``: sequential chunks with torch's own
+            intra-op threading. Results do not depend on it.
     """
 
     def __init__(
@@ -184,6 +188,7 @@ class FusedAPBWE(BandwidthExtender, nn.Module):
         precision: Precision = "fp32",
         compile: bool = False,
         chunk_frames: int = FAST_CHUNK_FRAMES,
+        workers: int | None = None,
     ):
         super().__init__()
         if precision not in ("fp32", "bf16"):
@@ -192,6 +197,9 @@ class FusedAPBWE(BandwidthExtender, nn.Module):
         self.precision: Precision = precision
         self.compiled = compile
         self.chunk_frames = chunk_frames
+        if workers is not None and workers < 1:
+            raise ValueError(f"workers must be >= 1 or None, got {workers}")
+        self.workers = workers
         self.stft = model.stft
         eps = cfg.layer_norm_eps
         self.eps, self.channels, self.n_bins = eps, cfg.channels, cfg.n_bins
@@ -295,11 +303,19 @@ class FusedAPBWE(BandwidthExtender, nn.Module):
         """As :meth:`APBWE.extend`; ``chunk_frames`` defaults to this object's ``chunk_frames``."""
         return super().extend(wav, sr, self.chunk_frames if chunk_frames is None else chunk_frames)
 
+    def _chunk_workers(self, n_chunks: int) -> int:
+        if self.compiled or self.head_mag_weight.device.type != "cpu":
+            return 1  # compiled graphs are run from one thread; GPUs parallelise inside ops
+        return self.workers if self.workers is not None else torch.get_num_threads()
+
     def _device_dtype(self) -> tuple[torch.device, torch.dtype]:
         return self.head_mag_weight.device, torch.float32
 
     def extra_repr(self) -> str:
-        return f"precision={self.precision!r}, compile={self.compiled}, chunk_frames={self.chunk_frames}"
+        return (
+            f"precision={self.precision!r}, compile={self.compiled}, chunk_frames={self.chunk_frames}, "
+            f"workers={self.workers}"
+        )
 
 
 def _fold_norm(norm: nn.LayerNorm, linear: nn.Linear) -> tuple[torch.Tensor, torch.Tensor]:

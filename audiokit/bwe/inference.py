@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -207,6 +208,10 @@ class BandwidthExtender:
         """Frames on each side of a block of output samples whose windows overlap it."""
         return math.ceil(self.config.win_size / 2 / self.config.hop_size) + 1
 
+    def _chunk_workers(self, n_chunks: int) -> int:
+        """Threads that process chunks concurrently (1: sequential, torch's own threading)."""
+        return 1
+
     def _extend_chunked(self, nb: torch.Tensor, chunk: int) -> torch.Tensor:
         cfg = self.config
         hop, n_fft = cfg.hop_size, cfg.n_fft
@@ -216,18 +221,36 @@ class BandwidthExtender:
         padded = F.pad(nb[:, None], (n_fft // 2, n_fft // 2), mode="reflect")[:, 0]
         window = self.stft.window.to(device=nb.device, dtype=nb.dtype)
         out = nb.new_empty(batch, length)
-        for start in range(0, n_frames, chunk):
+
+        def run_chunk(start: int) -> None:
             stop = min(n_frames, start + chunk)
             syn0, syn1 = max(0, start - margin), min(n_frames, stop + margin)  # frames to synthesise
             ana0, ana1 = max(0, syn0 - ctx), min(n_frames, syn1 + ctx)  # frames to analyse
-            seg = padded[:, ana0 * hop : (ana1 - 1) * hop + n_fft]
-            spec = torch.stft(seg, n_fft, hop, cfg.win_size, window, center=False, return_complex=True)
-            mag, pha = self.generate(*amplitude_phase_apbwe(spec, cfg.log_eps))
-            mag, pha = mag[..., syn0 - ana0 : syn1 - ana0], pha[..., syn0 - ana0 : syn1 - ana0]
-            y0, y1 = start * hop, (length if stop == n_frames else stop * hop)
-            out[:, y0:y1] = _overlap_add(
-                spectrum_from_amplitude_phase(mag, pha), window, n_fft, hop, syn0, y0, y1
-            )
+            with torch.inference_mode():
+                seg = padded[:, ana0 * hop : (ana1 - 1) * hop + n_fft]
+                spec = torch.stft(seg, n_fft, hop, cfg.win_size, window, center=False, return_complex=True)
+                mag, pha = self.generate(*amplitude_phase_apbwe(spec, cfg.log_eps))
+                mag, pha = mag[..., syn0 - ana0 : syn1 - ana0], pha[..., syn0 - ana0 : syn1 - ana0]
+                y0, y1 = start * hop, (length if stop == n_frames else stop * hop)
+                out[:, y0:y1] = _overlap_add(
+                    spectrum_from_amplitude_phase(mag, pha), window, n_fft, hop, syn0, y0, y1
+                )
+
+        starts = list(range(0, n_frames, chunk))
+        workers = min(self._chunk_workers(len(starts)), len(starts))
+        if workers <= 1:
+            for start in starts:
+                run_chunk(start)
+            return out
+        # Chunks are independent: run them on ``workers`` threads, each op single-threaded. On a
+        # small shared CPU this beats intra-op threading (no OpenMP barriers per small op).
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(run_chunk, starts))
+        finally:
+            torch.set_num_threads(threads)
         return out
 
 

@@ -190,15 +190,22 @@ class APBWE(BandwidthExtender, nn.Module):
             tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         return path
 
-    def fuse(self, precision: str = "fp32", compile: bool = False, chunk_frames: int | None = None):
+    def fuse(
+        self,
+        precision: str = "fp32",
+        compile: bool = False,
+        chunk_frames: int | None = None,
+        workers: int | None = None,
+    ):
         """An inference-only copy with folded weights (:class:`~audiokit.bwe.fused.FusedAPBWE`).
 
-        ``precision="bf16"`` runs the pointwise layers in bfloat16 (fastest on CPUs with AMX,
-        > 30 dB SNR from fp32); ``compile=True`` adds :func:`torch.compile`.
+        ``precision="bf16"`` runs most of the network in bfloat16 (fastest on CPUs with AMX,
+        > 30 dB SNR from fp32); ``compile=True`` adds :func:`torch.compile`; ``workers`` chunks are
+        processed concurrently (default: torch's thread count).
         """
         from audiokit.bwe.fused import FAST_CHUNK_FRAMES, FusedAPBWE
 
-        return FusedAPBWE(self, precision, compile, chunk_frames or FAST_CHUNK_FRAMES)  # type: ignore[arg-type]
+        return FusedAPBWE(self, precision, compile, chunk_frames or FAST_CHUNK_FRAMES, workers)  # type: ignore[arg-type]
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -91,3 +91,15 @@ def test_masked_fixed_shape_equals_unpadded():
 def test_bad_precision():
     with pytest.raises(ValueError, match="precision"):
         trained_like().fuse("fp16")
+
+
+def test_concurrent_chunks_give_the_same_result_and_restore_threads():
+    model = trained_like()
+    x = torch.randn(2, 16000)
+    with torch.inference_mode():
+        seq = model.fuse("fp32", chunk_frames=30, workers=1).extend(x, 16000)
+        par = model.fuse("fp32", chunk_frames=30, workers=3).extend(x, 16000)
+    assert torch.get_num_threads() == 1  # the module fixture's setting is back
+    assert (par - seq).abs().max() <= 1e-6 * seq.abs().max()
+    with pytest.raises(ValueError, match="workers"):
+        model.fuse("fp32", workers=0)
