@@ -10,6 +10,9 @@ from audiokit.bwe.config import PRESETS, APBWEConfig, preset_names
 from audiokit.bwe.inference import (
     DEFAULT_CHUNK_FRAMES,
     BandwidthExtender,
+    amplitude_phase_apbwe,
+    low_band_weights,
+    merge_low_band,
     narrowband_input,
     simulate_narrowband,
 )
@@ -24,6 +27,8 @@ __all__ = [
     "PRESETS",
     "amplitude_phase_apbwe",
     "load_state_dict_strict",
+    "low_band_weights",
+    "merge_low_band",
     "narrowband_input",
     "preset_names",
     "read_official_checkpoint",

@@ -30,6 +30,13 @@ class APBWEConfig:
         kernel_size: kernel of the input convolutions and the depthwise convolutions.
         log_eps: additive floor of the log amplitude, ``ln(|X| + log_eps)``.
         layer_norm_eps: epsilon of every LayerNorm.
+        keep_low_band: inference setting of :meth:`~audiokit.bwe.APBWE.extend` (not part of the
+            network; ``False`` is the official behaviour): keep the input's own spectrum below
+            ``lr / 2`` - its phase up to ``lr / 2``, its log-amplitude up to
+            ``low_band_crossover * lr / 2`` then cross-faded into the generated one (the sinc
+            resampler's transition band) - and use the generated spectrum above. For small models
+            that cannot reproduce the low-band phase.
+        low_band_crossover: start of that cross-fade as a fraction of ``lr / 2``.
     """
 
     hr_sampling_rate: int = 16000
@@ -43,8 +50,12 @@ class APBWEConfig:
     kernel_size: int = 7
     log_eps: float = 1e-4
     layer_norm_eps: float = 1e-6
+    keep_low_band: bool = False
+    low_band_crossover: float = 0.75
 
     def __post_init__(self) -> None:
+        if not 0.0 < self.low_band_crossover <= 1.0:
+            raise ValueError(f"low_band_crossover must be in (0, 1], got {self.low_band_crossover}")
         if not 0 < self.lr_sampling_rate < self.hr_sampling_rate:
             raise ValueError(
                 f"need 0 < lr_sampling_rate < hr_sampling_rate, got {self.lr_sampling_rate} "
@@ -88,9 +99,14 @@ class APBWEConfig:
         unknown = sorted(set(d) - set(fields))
         if unknown:
             raise ValueError(f"APBWEConfig: unknown key(s) {', '.join(unknown)}; known: {', '.join(fields)}")
-        out = {}
+        out: dict[str, Any] = {}
         for k, v in d.items():
-            want = int if fields[k].type in ("int", int) else float
+            want = {"int": int, "float": float, "bool": bool}[str(fields[k].type)]
+            if want is bool:
+                if not isinstance(v, bool):
+                    raise ValueError(f"APBWEConfig.{k}: expected bool, got {v!r}")
+                out[k] = v
+                continue
             if isinstance(v, bool) or not isinstance(v, (int, float)) or (want is int and v != int(v)):
                 raise ValueError(f"APBWEConfig.{k}: expected {want.__name__}, got {v!r}")
             out[k] = want(v)

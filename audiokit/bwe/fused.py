@@ -299,9 +299,10 @@ class FusedAPBWE(BandwidthExtender, nn.Module):
         mag, pha = self._compiled_fn(F.pad(log_amplitude, pad), F.pad(phase, pad), mask)
         return mag[:, :n], pha[:, :n]
 
-    def extend(self, wav, sr, chunk_frames: int | None = None):  # type: ignore[override]
+    def extend(self, wav, sr, chunk_frames: int | None = None, keep_low_band: bool | None = None):  # type: ignore[override]
         """As :meth:`APBWE.extend`; ``chunk_frames`` defaults to this object's ``chunk_frames``."""
-        return super().extend(wav, sr, self.chunk_frames if chunk_frames is None else chunk_frames)
+        chunk = self.chunk_frames if chunk_frames is None else chunk_frames
+        return super().extend(wav, sr, chunk, keep_low_band)
 
     def _chunk_workers(self, n_chunks: int) -> int:
         if self.compiled or self.head_mag_weight.device.type != "cpu":

@@ -40,6 +40,8 @@ __all__ = [
     "DEFAULT_CHUNK_FRAMES",
     "BandwidthExtender",
     "amplitude_phase_apbwe",
+    "low_band_weights",
+    "merge_low_band",
     "narrowband_input",
     "simulate_narrowband",
 ]
@@ -154,12 +156,21 @@ class BandwidthExtender:
         mag, pha = self(log_amplitude, phase)  # type: ignore[operator]
         return mag, pha
 
+    def _generate_wideband(
+        self, log_amplitude: torch.Tensor, phase: torch.Tensor, keep_low_band: bool
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        mag, pha = self.generate(log_amplitude, phase)
+        if keep_low_band:
+            mag, pha = merge_low_band(log_amplitude, phase, mag, pha, self.config)
+        return mag, pha
+
     @torch.inference_mode()
     def extend(
         self,
         wav: torch.Tensor | np.ndarray,
         sr: int,
         chunk_frames: int | None = DEFAULT_CHUNK_FRAMES,
+        keep_low_band: bool | None = None,
     ) -> torch.Tensor:
         """Bandwidth-extend audio to the model's target rate.
 
@@ -172,6 +183,9 @@ class BandwidthExtender:
             chunk_frames: STFT frames per generator call; longer inputs are processed in chunks
                 with ``receptive_field`` frames of context on each side (same result to float
                 rounding, memory bounded by the chunk). ``None`` runs the whole input at once.
+            keep_low_band: keep the input's spectrum below ``lr / 2`` and use the generated one
+                above (see :class:`~audiokit.bwe.APBWEConfig`); ``None``: ``config.keep_low_band``
+                (``False``, the official behaviour, unless the model's config says otherwise).
 
         Returns:
             ``(B, ceil(T * hr / sr))`` float32 audio at ``config.hr_sampling_rate`` (the input's duration).
@@ -181,15 +195,19 @@ class BandwidthExtender:
         device, dtype = self._device_dtype()
         x = x.to(device=device, dtype=dtype)
         nb = narrowband_input(x, sr, self.config)
-        return self.extend_narrowband(nb, chunk_frames).float()
+        return self.extend_narrowband(nb, chunk_frames, keep_low_band).float()
 
     @torch.inference_mode()
     def extend_narrowband(
-        self, nb: torch.Tensor, chunk_frames: int | None = DEFAULT_CHUNK_FRAMES
+        self,
+        nb: torch.Tensor,
+        chunk_frames: int | None = DEFAULT_CHUNK_FRAMES,
+        keep_low_band: bool | None = None,
     ) -> torch.Tensor:
         """Generator and ISTFT for a narrowband signal already at ``hr`` ``(B, T)`` -> ``(B, T)``."""
         nb = _as_batch(nb, "narrowband audio")
         cfg = self.config
+        keep = cfg.keep_low_band if keep_low_band is None else bool(keep_low_band)
         length = nb.shape[-1]
         if length <= cfg.n_fft // 2:  # reflect padding of the centred STFT needs more samples
             nb = F.pad(nb, (0, cfg.n_fft // 2 + 1 - length))
@@ -197,9 +215,9 @@ class BandwidthExtender:
         if chunk_frames is not None and chunk_frames < 1:
             raise ValueError(f"chunk_frames must be positive or None, got {chunk_frames}")
         if chunk_frames is None or n_frames <= chunk_frames + 2 * self._context_frames():
-            mag, pha = self.generate(*self.analyse(nb))
+            mag, pha = self._generate_wideband(*self.analyse(nb), keep)
             return self.synthesise(mag, pha, length=nb.shape[-1])[..., :length]
-        return self._extend_chunked(nb, chunk_frames)[..., :length]
+        return self._extend_chunked(nb, chunk_frames, keep)[..., :length]
 
     def _context_frames(self) -> int:
         return self.config.receptive_field
@@ -212,7 +230,7 @@ class BandwidthExtender:
         """Threads that process chunks concurrently (1: sequential, torch's own threading)."""
         return 1
 
-    def _extend_chunked(self, nb: torch.Tensor, chunk: int) -> torch.Tensor:
+    def _extend_chunked(self, nb: torch.Tensor, chunk: int, keep_low_band: bool = False) -> torch.Tensor:
         cfg = self.config
         hop, n_fft = cfg.hop_size, cfg.n_fft
         batch, length = nb.shape
@@ -229,7 +247,7 @@ class BandwidthExtender:
             with torch.inference_mode():
                 seg = padded[:, ana0 * hop : (ana1 - 1) * hop + n_fft]
                 spec = torch.stft(seg, n_fft, hop, cfg.win_size, window, center=False, return_complex=True)
-                mag, pha = self.generate(*amplitude_phase_apbwe(spec, cfg.log_eps))
+                mag, pha = self._generate_wideband(*amplitude_phase_apbwe(spec, cfg.log_eps), keep_low_band)
                 mag, pha = mag[..., syn0 - ana0 : syn1 - ana0], pha[..., syn0 - ana0 : syn1 - ana0]
                 y0, y1 = start * hop, (length if stop == n_frames else stop * hop)
                 out[:, y0:y1] = _overlap_add(
@@ -252,6 +270,38 @@ class BandwidthExtender:
         finally:
             torch.set_num_threads(threads)
         return out
+
+
+def low_band_weights(
+    config: APBWEConfig, device: torch.device | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(amplitude_weight, phase_mask)``, each ``(F, 1)``: the share of the input in the merged
+    log-amplitude (1 up to ``low_band_crossover * lr / 2``, a raised-cosine fade to 0 at ``lr / 2``)
+    and where the input's phase is kept (below ``lr / 2``)."""
+    freqs = (
+        torch.arange(config.n_bins, dtype=torch.float64, device=device)
+        * config.hr_sampling_rate
+        / config.n_fft
+    )
+    top = config.lr_sampling_rate / 2
+    start = config.low_band_crossover * top
+    ramp = ((top - freqs) / max(top - start, 1e-9)).clamp(0, 1)
+    weight = torch.where(freqs <= start, torch.ones_like(freqs), 0.5 - 0.5 * torch.cos(torch.pi * ramp))
+    return weight.float()[:, None], (freqs < top)[:, None]
+
+
+def merge_low_band(
+    log_amplitude_nb: torch.Tensor,
+    phase_nb: torch.Tensor,
+    log_amplitude: torch.Tensor,
+    phase: torch.Tensor,
+    config: APBWEConfig,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Generated wideband ``(B, F, N)`` spectra with the narrowband input's low band put back
+    (see ``APBWEConfig.keep_low_band`` and :func:`low_band_weights`)."""
+    weight, keep_phase = low_band_weights(config, log_amplitude.device)
+    mag = weight * log_amplitude_nb + (1 - weight) * log_amplitude
+    return mag, torch.where(keep_phase, phase_nb, phase)
 
 
 def _overlap_add(

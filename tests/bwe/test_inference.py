@@ -206,3 +206,41 @@ def test_extend_on_speech_changes_only_the_high_band(speech16k):
         y = model.extend(wav[: sr * 2], sr)[0]
     assert y.shape == (2 * sr,)
     assert np.isfinite(y.numpy()).all()
+
+
+def test_keep_low_band_merge():
+    from audiokit.bwe import merge_low_band
+
+    cfg = APBWEConfig.preset("8k_16k")
+    a_nb, p_nb = torch.randn(1, 513, 5), torch.rand(1, 513, 5) * 6 - 3
+    a_g, p_g = torch.randn(1, 513, 5), torch.rand(1, 513, 5) * 6 - 3
+    a, p = merge_low_band(a_nb, p_nb, a_g, p_g, cfg)
+    bins = torch.arange(513) * 16000 / 1024
+    low, fade, high = bins <= 3000, (bins > 3000) & (bins < 4000), bins >= 4000
+    torch.testing.assert_close(a[:, low], a_nb[:, low])
+    torch.testing.assert_close(p[:, bins < 4000], p_nb[:, bins < 4000])
+    torch.testing.assert_close(a[:, high], a_g[:, high])
+    torch.testing.assert_close(p[:, high], p_g[:, high])
+    lo, hi = torch.minimum(a_nb, a_g)[:, fade], torch.maximum(a_nb, a_g)[:, fade]
+    assert ((a[:, fade] >= lo - 1e-6) & (a[:, fade] <= hi + 1e-6)).all()  # a convex mix in the fade
+
+
+def test_keep_low_band_extend(speech16k):
+    """The output's band below the crossover is the input's (up to the ISTFT's overlap with the
+    generated band); without it the (random) model rewrites it."""
+    from audiokit import metrics
+
+    model = small_model()
+    wav, sr = speech16k
+    x = wav[: sr * 2]
+    nb = narrowband_input(x[None], sr, model.config)[0]
+    with torch.inference_mode():
+        kept = model.extend(x, sr, keep_low_band=True)[0]
+        free = model.extend(x, sr)[0]
+        chunked = model.extend(x, sr, chunk_frames=20, keep_low_band=True)[0]
+    low = (0, 2800)
+    assert metrics.lsd(nb, kept, sr, band=low) < 0.05 < metrics.lsd(nb, free, sr, band=low)
+    assert (chunked - kept).abs().max() <= 1e-5 * kept.abs().max()
+    cfg_model = APBWE(model.config.replace(keep_low_band=True))
+    cfg_model.load_state_dict(model.state_dict())
+    torch.testing.assert_close(cfg_model.eval().extend(x, sr)[0], kept)  # the config's default

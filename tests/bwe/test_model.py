@@ -211,3 +211,12 @@ def test_official_initialisation():
     assert torch.all(model.convnext_mag[0].gamma == 0.5)  # 1 / layers
     # output heads keep PyTorch's default init (created after the init pass, as officially)
     assert model.linear_post_mag.bias.abs().max() > 0
+
+
+def test_config_bool_field():
+    cfg = small_config(keep_low_band=True, low_band_crossover=0.8)
+    assert APBWEConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError, match="keep_low_band: expected bool"):
+        APBWEConfig.from_dict({"keep_low_band": 1})
+    with pytest.raises(ValueError, match="low_band_crossover"):
+        small_config(low_band_crossover=0.0)
