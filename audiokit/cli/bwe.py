@@ -66,6 +66,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--compile", action="store_true", help="torch.compile the fused network (slow first file)")
     p.add_argument(
+        "--keep-low-band",
+        choices=("auto", "yes", "no"),
+        default="auto",
+        help="keep the input's own spectrum below the source Nyquist and generate only above it; auto: "
+        "as the model's config says (on for the bundled tiny model, off for official checkpoints)",
+    )
+    p.add_argument(
         "--chunk-frames",
         type=int,
         default=None,
@@ -180,7 +187,8 @@ def extend_file(item, spec: dict[str, Any], options: dict[str, Any]) -> dict[str
         from audiokit.bwe import DEFAULT_CHUNK_FRAMES
 
         chunk = DEFAULT_CHUNK_FRAMES
-    out = model.extend(wav, sr, chunk_frames=chunk)
+    keep = {"auto": None, "yes": True, "no": False}[options["keep_low_band"]]
+    out = model.extend(wav, sr, chunk_frames=chunk, keep_low_band=keep)
     hr = model.config.hr_sampling_rate
     subtype = output_subtype(item.src, item.dst, options["subtype"])
     peak = float(out.abs().max())
@@ -227,6 +235,7 @@ def run(args: argparse.Namespace) -> int:
         "chunk_frames": args.chunk_frames,
         "subtype": args.subtype,
         "threads": args.threads,
+        "keep_low_band": args.keep_low_band,
     }
     base = {"preset": spec["preset"], "checkpoint": spec["path"], "precision": args.precision}
     report = run_batch(

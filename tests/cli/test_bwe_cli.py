@@ -167,3 +167,15 @@ def test_demo_step(tmp_path):
     assert "AP-BWE (tiny)" in summary and "sinc upsampling" in summary
     pngs = list((tmp_path / "demo" / "bwe").glob("*.png"))
     assert pngs and sf.info(next((tmp_path / "demo" / "bwe").glob("*_ap_bwe_16k.wav"))).samplerate == 16000
+
+
+def test_keep_low_band_flag(in_dir, tmp_path, model_dir):
+    (in_dir / "broken.wav").unlink()
+    outs = {}
+    for flag in ("auto", "yes", "no"):
+        out = tmp_path / flag
+        args = ["bwe", str(in_dir), str(out), "--checkpoint", str(model_dir), "--keep-low-band", flag]
+        assert main([*args, "--no-progress"]) == 0
+        outs[flag], _ = sf.read(out / "a.wav", dtype="float32")
+    assert np.array_equal(outs["auto"], outs["no"])  # this model's config keeps it off
+    assert not np.array_equal(outs["yes"], outs["no"])
