@@ -34,7 +34,7 @@ HIGHER_IS_BETTER = {"pesq", "stoi"}
 
 
 def score_set(model, files: list[Path]) -> dict[str, dict[str, float]]:
-    """Mean metrics of the sinc baseline and the model over ``files`` (16 kHz wavs)."""
+    """Mean metrics of the sinc baseline and the model (default and full-band) over ``files`` (16 kHz)."""
     import torch
 
     from audiokit import metrics
@@ -43,7 +43,7 @@ def score_set(model, files: list[Path]) -> dict[str, dict[str, float]]:
 
     lr, hr = model.config.lr_sampling_rate, model.config.hr_sampling_rate
     cut = lr / 2
-    per: dict[str, dict[str, list[float]]] = {"sinc": {}, "ap_bwe_tiny": {}}
+    per: dict[str, dict[str, list[float]]] = {"sinc": {}, "ap_bwe_tiny": {}, "ap_bwe_tiny_full_band": {}}
     for f in files:
         ref = load(f, sr=hr, mono=True)[0][0]
         narrow = sinc_resample(ref, hr, lr)
@@ -51,6 +51,7 @@ def score_set(model, files: list[Path]) -> dict[str, dict[str, float]]:
             outs = {
                 "sinc": sinc_resample(narrow, lr, hr)[: ref.numel()],
                 "ap_bwe_tiny": model.extend(narrow, lr)[0],
+                "ap_bwe_tiny_full_band": model.extend(narrow, lr, keep_low_band=False)[0],
             }
         for name, y in outs.items():
             vals = {
@@ -93,7 +94,7 @@ the paper's model. For real recordings use the official checkpoints
   +-{(m["layers"] + 1) * (m["kernel_size"] // 2)} frames.
 - Training: {train_info.get("steps", "?")} steps of batch 8 x 8000 samples, the published losses
   (45 L_A + 100 L_P + 90 L_C + 90 L_S, hinge GAN with narrow MPD + 0.1 (MRAD + MRPD), feature
-  matching), AdamW lr 1e-3 halving every 1500 steps; config `recipes/ap_bwe_tiny/config.yaml`
+  matching), AdamW lr 1e-3 halving every 500 steps (smoothly); config `recipes/ap_bwe_tiny/config.yaml`
   (run `{run_dir}`{", " + train_info["wall"] if train_info.get("wall") else ""}).
 - Input: 8 kHz speech (or 16 kHz speech, which `extend` first reduces to 8 kHz as the official
   inference does). Output: 16 kHz.
