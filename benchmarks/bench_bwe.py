@@ -92,6 +92,12 @@ def variants(model: APBWE, compile_: bool) -> dict[str, tuple]:
             lambda nb, f=fused: f.extend_narrowband(nb, f.chunk_frames),
             time.perf_counter() - t0,
         )
+    t0 = time.perf_counter()
+    serial = model.fuse("bf16", workers=1)
+    out["fused bf16, intra-op threads"] = (
+        lambda nb, f=serial: f.extend_narrowband(nb, f.chunk_frames),
+        time.perf_counter() - t0,
+    )
     if compile_:
         for prec in ("fp32", "bf16"):
             fused = model.fuse(prec, compile=True)
