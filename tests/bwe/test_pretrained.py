@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -24,6 +25,9 @@ def test_release_files_and_config(model):
     path = bundled_model_dir()
     for name in ("model.safetensors", "config.json", "MODEL_CARD.md", "eval.json", "SHA256SUMS"):
         assert (path / name).is_file(), name
+    for line in (path / "SHA256SUMS").read_text().splitlines():  # the weights are the released ones
+        digest, name = line.split()
+        assert hashlib.sha256((path / name).read_bytes()).hexdigest() == digest, name
     cfg = model.config
     assert (cfg.lr_sampling_rate, cfg.hr_sampling_rate) == (8000, 16000)
     evaluation = json.loads((path / "eval.json").read_text())
