@@ -238,6 +238,14 @@ def _lsd_hf(ref, est, sample_rate: int, cutoff_hz: float | None = None) -> float
     return lsd(ref, est, sample_rate, band=(cutoff_hz, sample_rate / 2))
 
 
+def _lsd_lf(ref, est, sample_rate: int, cutoff_hz: float | None = None) -> float:
+    """LSD over the bins below the narrowband cutoff: how much a bandwidth extension changed the
+    band it was given."""
+    if cutoff_hz is None:
+        raise ValueError("lsd_lf needs the narrowband cutoff (cutoff_hz)")
+    return lsd(ref, est, sample_rate, band=(0.0, cutoff_hz))
+
+
 #: Metrics by name for the CLI: ``name -> fn(ref, est, sample_rate, **options)``.
 METRICS: dict[str, Callable[..., float]] = {
     "pesq": lambda r, e, sr, **kw: pesq(r, e, sr),
@@ -245,6 +253,7 @@ METRICS: dict[str, Callable[..., float]] = {
     "estoi": lambda r, e, sr, **kw: estoi(r, e, sr),
     "lsd": lambda r, e, sr, **kw: lsd(r, e, sr),
     "lsd_hf": lambda r, e, sr, **kw: _lsd_hf(r, e, sr, kw.get("cutoff_hz")),
+    "lsd_lf": lambda r, e, sr, **kw: _lsd_lf(r, e, sr, kw.get("cutoff_hz")),
     "snr": lambda r, e, sr, **kw: snr(r, e),
     "si_sdr": lambda r, e, sr, **kw: si_sdr(r, e),
     "mcd": lambda r, e, sr, **kw: mcd(r, e, sr),

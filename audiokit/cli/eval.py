@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--metrics",
         default=DEFAULT_METRICS,
-        help="comma-separated: pesq, stoi, estoi, lsd, lsd_hf, snr, si_sdr, mcd, f0_rmse, vuv_error "
+        help="comma-separated: pesq, stoi, estoi, lsd, lsd_hf, lsd_lf, snr, si_sdr, mcd, f0_rmse, vuv_error "
         f"(default {DEFAULT_METRICS})",
     )
     p.add_argument(
@@ -33,7 +33,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="per-file CSV (default results.csv); the summary goes to <out>_summary.csv",
     )
     p.add_argument(
-        "--cutoff-hz", type=float, default=None, help="narrowband cutoff for lsd_hf (LSD over bins above it)"
+        "--cutoff-hz",
+        type=float,
+        default=None,
+        help="narrowband cutoff for lsd_hf / lsd_lf (LSD over the bins above / below it), e.g. 4000 for "
+        "an 8 kHz -> 16 kHz bandwidth extension",
     )
     p.add_argument("--sr", type=int, default=None, help="resample both signals to this rate first")
     add_batch_arguments(p)
@@ -72,8 +76,9 @@ def run(args: argparse.Namespace) -> int:
     unknown = [m for m in names if m not in M.METRICS]
     if unknown:
         raise CLIError(f"unknown metric(s) {', '.join(unknown)}; available: {', '.join(sorted(M.METRICS))}")
-    if "lsd_hf" in names and args.cutoff_hz is None:
-        raise CLIError("lsd_hf needs --cutoff-hz (the narrowband cutoff in Hz)")
+    for band_metric in ("lsd_hf", "lsd_lf"):
+        if band_metric in names and args.cutoff_hz is None:
+            raise CLIError(f"{band_metric} needs --cutoff-hz (the narrowband cutoff in Hz)")
     refs = find_audio(ref_dir)
     if not refs:
         raise CLIError(f"{ref_dir}: no audio files found")

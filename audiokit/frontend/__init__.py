@@ -7,6 +7,7 @@ for the librosa-identical mel filterbank.
 from audiokit.frontend.features import f0_pyin
 from audiokit.frontend.griffinlim import griffin_lim, mel_to_magnitude
 from audiokit.frontend.mel import MelSpectrogram, hz_to_mel, mel_filterbank, mel_to_hz
+from audiokit.frontend.resample import SincResample, sinc_resample, sinc_resample_kernel, sinc_resample_length
 from audiokit.frontend.stft import (
     APBWE_LOG_EPS,
     APNET_LOG_EPS,
@@ -28,6 +29,7 @@ __all__ = [
     "MEL_MAG_EPS",
     "STFT",
     "MelSpectrogram",
+    "SincResample",
     "amplitude_phase",
     "f0_pyin",
     "frames_to_samples",
@@ -40,6 +42,9 @@ __all__ = [
     "mel_filterbank",
     "mel_to_magnitude",
     "mel_to_hz",
+    "sinc_resample",
+    "sinc_resample_kernel",
+    "sinc_resample_length",
     "spectrum_from_amplitude_phase",
     "stft",
 ]

@@ -1,0 +1,246 @@
+"""Waveform-level AP-BWE: input-rate rules, lengths, channels, chunked == whole, bad input."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from audiokit.bwe import APBWE, APBWEConfig, narrowband_input, simulate_narrowband
+from audiokit.frontend import sinc_resample
+from tests.conftest import tone
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models: one thread avoids OpenMP barrier stalls on a loaded 2-core machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def small_model(preset: str = "8k_16k", layers: int = 2, seed: int = 0) -> APBWE:
+    torch.manual_seed(seed)
+    model = APBWE(APBWEConfig.preset(preset).replace(channels=24, layers=layers)).eval()
+    # larger-than-init weights so that every frame of context visibly matters
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() > 1:
+                p.mul_(4.0)
+    return model
+
+
+def official_style(model: APBWE, nb: torch.Tensor) -> torch.Tensor:
+    """The official ``amp_pha_stft -> model -> amp_pha_istft`` written out with torch calls."""
+    cfg = model.config
+    window = torch.hann_window(cfg.win_size)
+    spec = torch.stft(nb, cfg.n_fft, cfg.hop_size, cfg.win_size, window, center=True, return_complex=True)
+    mag, pha = model(torch.log(spec.abs() + 1e-4), torch.angle(spec))
+    amp = torch.exp(mag)
+    com = torch.complex(amp * torch.cos(pha), amp * torch.sin(pha))
+    return torch.istft(com, cfg.n_fft, cfg.hop_size, cfg.win_size, window, center=True)
+
+
+def test_extend_at_target_rate_is_the_official_pipeline():
+    model = small_model()
+    x = torch.randn(2, 16000 * 1 + 37)  # not a multiple of the hop
+    with torch.inference_mode():
+        y = model.extend(x, 16000)
+        ref = official_style(model, simulate_narrowband(x, 16000, 8000))
+    assert y.shape == x.shape  # the input's duration, not 80 * floor(T / 80)
+    assert ref.shape[-1] == 80 * (x.shape[-1] // 80)
+    torch.testing.assert_close(y[:, : ref.shape[-1]], ref, atol=1e-6, rtol=0)
+    # the extra tail samples are reconstructed from the last frame, not padding
+    assert y[:, ref.shape[-1] :].abs().max() > 0
+
+
+def test_extend_at_low_rate_sinc_upsamples_genuine_narrowband():
+    model = small_model("16k_48k")
+    x = torch.randn(1, 16000 + 5)
+    with torch.inference_mode():
+        y = model.extend(x, 16000)
+        up = sinc_resample(x, 16000, 48000)
+        ref = official_style(model, up)
+    assert y.shape == (1, math.ceil((16000 + 5) * 3))
+    torch.testing.assert_close(y[:, : ref.shape[-1]], ref, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("sr", [44100, 22050, 11025])
+def test_other_rates_go_through_the_low_rate(sr):
+    model = small_model("8k_16k")
+    x = torch.randn(1, sr // 2 + 3)
+    nb = narrowband_input(x, sr, model.config)
+    expected = sinc_resample(sinc_resample(x, sr, 8000), 8000, 16000)[
+        ..., : math.ceil(x.shape[-1] * 16000 / sr)
+    ]
+    torch.testing.assert_close(nb, expected, atol=0, rtol=0)
+    with torch.inference_mode():
+        y = model.extend(x, sr)
+    assert y.shape == (1, math.ceil(x.shape[-1] * 16000 / sr))
+
+
+def test_rate_below_low_rate_warns(caplog):
+    model = small_model("16k_48k")
+    with caplog.at_level("WARNING"):
+        y = model.extend(torch.randn(8000), 8000)
+    assert y.shape == (1, 48000)
+    assert "below the model's narrowband rate" in caplog.text
+
+
+def test_band_above_low_rate_does_not_reach_the_generator():
+    """At hr the input's band above lr/2 is discarded (and re-synthesised), as the official inference."""
+    cfg = APBWEConfig.preset("8k_16k")
+    low = tone(1000.0, 16000, 1.0)
+    a = narrowband_input(low[None], 16000, cfg)
+    b = narrowband_input((low + tone(6500.0, 16000, 1.0, amp=0.3))[None], 16000, cfg)
+    assert (a - b)[:, 400:-400].abs().max() < 10 ** (-55 / 20) * 0.3
+
+
+def test_channels_are_independent_and_in_order():
+    model = small_model()
+    x = torch.randn(3, 8000)
+    with torch.inference_mode():
+        y = model.extend(x, 8000)
+        rows = [model.extend(x[i], 8000) for i in range(3)]
+    assert y.shape == (3, 16000)
+    for i in range(3):
+        torch.testing.assert_close(y[i : i + 1], rows[i], atol=1e-6, rtol=0)
+    assert model.extend(x[0].numpy(), 8000).shape == (1, 16000)  # numpy and (T,) input
+
+
+@pytest.mark.parametrize("chunk", [3, 23, 64])
+@pytest.mark.parametrize("length", [4003, 8000 + 79])
+def test_chunked_equals_whole(chunk, length):
+    model = small_model(layers=2)
+    x = torch.randn(2, length)
+    with torch.inference_mode():
+        whole = model.extend(x, 8000, chunk_frames=None)
+        chunked = model.extend(x, 8000, chunk_frames=chunk)
+    assert chunked.shape == whole.shape
+    assert (chunked - whole).abs().max() <= 1e-5 * whole.abs().max()
+
+
+def test_chunked_equals_whole_full_size_receptive_field():
+    """Full-size layer count (receptive field +-27 frames), narrow channels to stay fast."""
+    torch.manual_seed(1)
+    model = APBWE(APBWEConfig.preset("8k_48k").replace(channels=32)).eval()
+    assert model.config.receptive_field == 27
+    x = torch.randn(1, 48000)
+    with torch.inference_mode():
+        whole = model.extend(x, 48000, chunk_frames=None)
+        chunked = model.extend(x, 48000, chunk_frames=40)
+    assert (chunked - whole).abs().max() <= 1e-5 * whole.abs().max()
+
+
+def test_receptive_field_is_exact():
+    """An input frame changes output frames at distance receptive_field, never beyond."""
+    model = small_model(layers=2)
+    rf = model.config.receptive_field
+    assert rf == 9
+    mag, pha = torch.randn(1, 513, 60), torch.rand(1, 513, 60) * 6 - 3
+    mag2 = mag.clone()
+    mag2[..., 30] += 1.0
+    with torch.inference_mode():
+        a, b = model(mag, pha), model(mag2, pha)
+    diff = (a.log_amplitude - b.log_amplitude).abs().amax(1)[0] + (a.phase - b.phase).abs().amax(1)[0]
+    changed = torch.nonzero(diff > 0).flatten()
+    assert changed.min() == 30 - rf and changed.max() == 30 + rf
+
+
+def test_chunk_memory_is_bounded():
+    model = small_model(layers=2)
+    sizes = []
+    orig = model.generate
+
+    def spy(mag, pha):
+        sizes.append(mag.shape[-1])
+        return orig(mag, pha)
+
+    model.generate = spy  # type: ignore[method-assign]
+    with torch.inference_mode():
+        model.extend(torch.randn(1, 8000 * 5), 8000, chunk_frames=50)
+    assert len(sizes) > 10
+    assert max(sizes) <= 50 + 2 * (model._context_frames() + model._synthesis_margin())
+
+
+def test_short_inputs():
+    model = small_model()
+    for n in (1, 100, 256, 257, 600):
+        y = model.extend(torch.randn(n), 8000)
+        assert y.shape == (1, 2 * n)
+        assert torch.isfinite(y).all()
+
+
+@pytest.mark.parametrize(
+    "wav,sr,match",
+    [
+        (torch.zeros(0), 8000, "empty"),
+        (torch.full((100,), float("nan")), 8000, "NaN"),
+        (torch.zeros(1, 2, 100), 8000, r"\(T,\) or \(B, T\)"),
+        (torch.zeros(100), 0, "positive integer"),
+        (torch.zeros(100), 8000.5, "positive integer"),
+        (torch.zeros(100, dtype=torch.int16), 8000, "floating point"),
+    ],
+)
+def test_bad_input(wav, sr, match):
+    with pytest.raises(ValueError, match=match):
+        small_model().extend(wav, sr)
+
+
+def test_bad_chunk_and_simulation_args():
+    with pytest.raises(ValueError, match="chunk_frames"):
+        small_model().extend(torch.randn(8000), 8000, chunk_frames=0)
+    with pytest.raises(ValueError, match="below hr_sr"):
+        simulate_narrowband(torch.randn(100), 16000, 16000)
+
+
+def test_extend_on_speech_changes_only_the_high_band(speech16k):
+    """With trained-like behaviour unknown, still: the low band of the output follows the input's
+    (the amplitude path is a residual on the input log-amplitude)."""
+    model = small_model()
+    wav, sr = speech16k
+    with torch.inference_mode():
+        y = model.extend(wav[: sr * 2], sr)[0]
+    assert y.shape == (2 * sr,)
+    assert np.isfinite(y.numpy()).all()
+
+
+def test_keep_low_band_merge():
+    from audiokit.bwe import merge_low_band
+
+    cfg = APBWEConfig.preset("8k_16k")
+    a_nb, p_nb = torch.randn(1, 513, 5), torch.rand(1, 513, 5) * 6 - 3
+    a_g, p_g = torch.randn(1, 513, 5), torch.rand(1, 513, 5) * 6 - 3
+    a, p = merge_low_band(a_nb, p_nb, a_g, p_g, cfg)
+    bins = torch.arange(513) * 16000 / 1024
+    low, fade, high = bins <= 3000, (bins > 3000) & (bins < 4000), bins >= 4000
+    torch.testing.assert_close(a[:, low], a_nb[:, low])
+    torch.testing.assert_close(p[:, bins < 4000], p_nb[:, bins < 4000])
+    torch.testing.assert_close(a[:, high], a_g[:, high])
+    torch.testing.assert_close(p[:, high], p_g[:, high])
+    lo, hi = torch.minimum(a_nb, a_g)[:, fade], torch.maximum(a_nb, a_g)[:, fade]
+    assert ((a[:, fade] >= lo - 1e-6) & (a[:, fade] <= hi + 1e-6)).all()  # a convex mix in the fade
+
+
+def test_keep_low_band_extend(speech16k):
+    """The output's band below the crossover is the input's (up to the ISTFT's overlap with the
+    generated band); without it the (random) model rewrites it."""
+    from audiokit import metrics
+
+    model = small_model()
+    wav, sr = speech16k
+    x = wav[: sr * 2]
+    nb = narrowband_input(x[None], sr, model.config)[0]
+    with torch.inference_mode():
+        kept = model.extend(x, sr, keep_low_band=True)[0]
+        free = model.extend(x, sr)[0]
+        chunked = model.extend(x, sr, chunk_frames=20, keep_low_band=True)[0]
+    low = (0, 2800)
+    assert metrics.lsd(nb, kept, sr, band=low) < 0.05 < metrics.lsd(nb, free, sr, band=low)
+    assert (chunked - kept).abs().max() <= 1e-5 * kept.abs().max()
+    cfg_model = APBWE(model.config.replace(keep_low_band=True))
+    cfg_model.load_state_dict(model.state_dict())
+    torch.testing.assert_close(cfg_model.eval().extend(x, sr)[0], kept)  # the config's default
