@@ -38,7 +38,7 @@ class WNConv1d(nn.Conv1d):
 
     With ``weight_norm=True`` the parameters are ``bias``, ``weight_g`` ``(C_out, 1, 1)`` and
     ``weight_v`` ``(C_out, C_in, k)`` in this order, exactly as ``torch.nn.utils.weight_norm``
-    leaves them (the key names of the official APNet/HiFi-GAN checkpoints), and the effective
+    leaves them (the key names and order of the official APNet/HiFi-GAN checkpoints), and the effective
     weight ``g * v / ||v||`` (norm over dims 1, 2) is recomputed on every forward with the same
     kernel as torch's weight norm. :meth:`fold` replaces ``g, v`` by a plain ``weight`` (keys
     ``bias``, ``weight``, as ``remove_weight_norm``); :meth:`unfold` goes back (``g = ||w||``, ``v = w``).
@@ -50,6 +50,8 @@ class WNConv1d(nn.Conv1d):
         super().__init__(*args, **kwargs)
         if weight_norm:
             self.unfold()
+        else:  # key order ``bias, weight`` as the official checkpoints after ``remove_weight_norm``
+            self._parameters["weight"] = self._parameters.pop("weight")
 
     @property
     def weight_normed(self) -> bool:

@@ -84,8 +84,13 @@ class VocoderConfig:
         """Read a file written by :meth:`save` (JSON or YAML)."""
         import yaml
 
-        text = Path(path).read_text(encoding="utf-8")
-        return cls.from_dict(yaml.safe_load(text) or {})
+        path = Path(path)
+        text = path.read_text(encoding="utf-8")
+        try:
+            data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        except (json.JSONDecodeError, yaml.YAMLError) as e:
+            raise ValueError(f"{path}: cannot parse ({e})") from None
+        return cls.from_dict(data or {})
 
 
 def _coerce(owner: str, name: str, value: Any, default: Any) -> Any:
