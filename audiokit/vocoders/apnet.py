@@ -90,11 +90,8 @@ class APNet(SpectralVocoder):
         return log_amplitude, self.PSP_output_R_conv(p), self.PSP_output_I_conv(p)
 
     @classmethod
-    def _config_for_state_dict(cls, config: APNetConfig, state_dict: Mapping[str, torch.Tensor]) -> APNetConfig:
+    def _config_for_state_dict(
+        cls, config: APNetConfig, state_dict: Mapping[str, torch.Tensor]
+    ) -> APNetConfig:
         wn = any(k.endswith(".weight_g") for k in state_dict)
         return dataclasses.replace(config, weight_norm=wn)
-
-    def fast_backbone(self, dtype: torch.dtype):
-        from audiokit.vocoders.fast import fast_backbone
-
-        return fast_backbone(self, dtype)

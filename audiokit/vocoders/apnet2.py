@@ -59,7 +59,9 @@ class APNet2(SpectralVocoder):
     @staticmethod
     def _blocks(config: APNet2Config) -> nn.ModuleList:
         return nn.ModuleList(
-            ConvNeXtV2Block(config.dim, config.intermediate_dim, config.dwconv_kernel_size, config.layer_norm_eps)
+            ConvNeXtV2Block(
+                config.dim, config.intermediate_dim, config.dwconv_kernel_size, config.layer_norm_eps
+            )
             for _ in range(config.num_layers)
         )
 
@@ -97,8 +99,3 @@ class APNet2(SpectralVocoder):
         log_amplitude = self.ASP_output_conv(a)
         p = self._branch(mel, self.PSP_input_conv, self.norm, self.convnext, self.final_layer_norm)
         return log_amplitude, self.PSP_output_R_conv(p), self.PSP_output_I_conv(p)
-
-    def fast_backbone(self, dtype: torch.dtype):
-        from audiokit.vocoders.fast import fast_backbone
-
-        return fast_backbone(self, dtype)

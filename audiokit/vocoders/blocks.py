@@ -29,7 +29,7 @@ LRELU_SLOPE = 0.1
 
 
 def get_padding(kernel_size: int, dilation: int = 1) -> int:
-    """"Same" padding of a stride-1 convolution: ``(k * d - d) // 2`` (the official ``get_padding``)."""
+    """ "Same" padding of a stride-1 convolution: ``(k * d - d) // 2`` (the official ``get_padding``)."""
     return (kernel_size * dilation - dilation) // 2
 
 
@@ -144,7 +144,9 @@ class ResBlock1(nn.Module):
             for d in self.dilations
         )
         self.convs2 = nn.ModuleList(
-            WNConv1d(channels, channels, kernel_size, padding=get_padding(kernel_size), weight_norm=weight_norm)
+            WNConv1d(
+                channels, channels, kernel_size, padding=get_padding(kernel_size), weight_norm=weight_norm
+            )
             for _ in self.dilations
         )
 

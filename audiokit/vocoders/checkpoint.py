@@ -56,7 +56,9 @@ def read_state_dict(source: str | os.PathLike | Mapping[str, Any]) -> dict[str, 
             try:
                 obj = torch.load(str(path), map_location="cpu", weights_only=True)
             except Exception as e:
-                raise ValueError(f"{path}: not a readable torch checkpoint ({type(e).__name__}: {e})") from None
+                raise ValueError(
+                    f"{path}: not a readable torch checkpoint ({type(e).__name__}: {e})"
+                ) from None
     if isinstance(obj, Mapping) and "generator" in obj and isinstance(obj["generator"], Mapping):
         obj = obj["generator"]
     if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):

@@ -40,10 +40,14 @@ class VocoderConfig:
         if self.sample_rate <= 0 or self.hop_length <= 0 or self.n_mels <= 0:
             raise ValueError("sample_rate, hop_length and n_mels must be positive")
         if not 0 < self.win_length <= self.n_fft:
-            raise ValueError(f"win_length must be in (0, n_fft], got {self.win_length} with n_fft={self.n_fft}")
+            raise ValueError(
+                f"win_length must be in (0, n_fft], got {self.win_length} with n_fft={self.n_fft}"
+            )
         f_max = self.sample_rate / 2 if self.f_max is None else self.f_max
         if not 0 <= self.f_min < f_max <= self.sample_rate / 2:
-            raise ValueError(f"need 0 <= f_min < f_max <= sample_rate/2, got f_min={self.f_min}, f_max={f_max}")
+            raise ValueError(
+                f"need 0 <= f_min < f_max <= sample_rate/2, got f_min={self.f_min}, f_max={f_max}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON/YAML-serialisable dict (tuples become lists)."""
@@ -51,7 +55,7 @@ class VocoderConfig:
 
     @classmethod
     def from_dict(cls: type[C], data: dict[str, Any]) -> C:
-        """Strict inverse of :meth:`to_dict`: an unknown key or a wrongly typed value raises ``ValueError``."""
+        """Strict inverse of :meth:`to_dict`: an unknown key or a wrong type raises ``ValueError``."""
         if not isinstance(data, dict):
             raise ValueError(f"{cls.__name__}: expected a mapping, got {type(data).__name__}")
         fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -241,4 +245,3 @@ def _check_same_branches(h: dict[str, Any], pairs: list[tuple[str, str]]) -> Non
 
 def _pick(h: dict[str, Any], mapping: dict[str, str]) -> dict[str, Any]:
     return {ours: h[theirs] for theirs, ours in mapping.items() if theirs in h}
-

@@ -1,4 +1,4 @@
-"""Official checkpoint loading (both weight-norm styles, errors that list keys), pretrained folders, configs."""
+"""Official checkpoints (both weight-norm styles, errors listing keys), pretrained folders, configs."""
 
 from __future__ import annotations
 
@@ -51,14 +51,18 @@ def test_from_official_errors_list_keys(tmp_path):
     sd = APNet(SMALL_APNET).official_state_dict()
     missing = dict(sd)
     del missing["PSP_output_I_conv.weight_v"], missing["ASP_ResNet.1.convs2.0.bias"]
-    with pytest.raises(ValueError, match=r"missing 2 key\(s\): ASP_ResNet.1.convs2.0.bias, PSP_output_I_conv.weight_v"):
+    with pytest.raises(
+        ValueError, match=r"missing 2 key\(s\): ASP_ResNet.1.convs2.0.bias, PSP_output_I_conv.weight_v"
+    ):
         APNet.from_official(missing, config=SMALL_APNET)
     extra = {**sd, "ASP_ResNet.9.convs1.0.bias": torch.zeros(8)}
     with pytest.raises(ValueError, match=r"unexpected 1 key\(s\): ASP_ResNet.9.convs1.0.bias"):
         APNet.from_official(extra, config=SMALL_APNET)
     # a full-size config against small weights: shape mismatches are listed
     with pytest.raises(ValueError, match=r"shape mismatch.*ASP_input_conv.weight_v: checkpoint \(8, 80, 7\)"):
-        APNet.from_official(sd, config=APNetConfig(resblock_kernel_sizes=(3, 5), resblock_dilations=((1, 3),) * 2))
+        APNet.from_official(
+            sd, config=APNetConfig(resblock_kernel_sizes=(3, 5), resblock_dilations=((1, 3),) * 2)
+        )
     # an APNet checkpoint is not an APNet2 one
     with pytest.raises(ValueError, match="unexpected"):
         APNet2.from_official(sd, config=SMALL_APNET2)

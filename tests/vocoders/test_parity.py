@@ -30,7 +30,9 @@ def _fixture(which: str):
     config = json.loads(meta["official_config"])
     cfg = cfg_cls.from_official(config)
     if which == "apnet2":  # the sizes hard-coded in the official APNet2 were reduced for the fixture
-        cfg = cfg_cls.from_dict({**cfg.to_dict(), "intermediate_dim": config["_inter"], "num_layers": config["_layers"]})
+        cfg = cfg_cls.from_dict(
+            {**cfg.to_dict(), "intermediate_dim": config["_inter"], "num_layers": config["_layers"]}
+        )
     cases = {}
     for key, v in tensors.items():
         if not key.startswith("weights."):
@@ -70,7 +72,7 @@ def test_official_outputs_match(which):
     cls, cfg, weights, cases = _fixture(which)
     model = cls.from_official({"generator": weights}, config=cfg, fold=False)
     with torch.no_grad():
-        for name, ref in cases.items():
+        for ref in cases.values():
             out = model(ref["mel"])
             assert out.audio.shape[-1] == cfg.hop_length * (ref["mel"].shape[-1] - 1)
             assert_matches(out, ref)
@@ -123,7 +125,9 @@ def test_apnet_truncation_is_local():
     full, trunc = cases["case3"], cases["trunc"]
     model = cls.from_official(weights, config=cfg)
     n = 40 - model.receptive_field
-    assert n <= 0 or torch.allclose(trunc["log_amplitude"][..., :n], full["log_amplitude"][..., :n], atol=1e-5)
+    assert n <= 0 or torch.allclose(
+        trunc["log_amplitude"][..., :n], full["log_amplitude"][..., :n], atol=1e-5
+    )
     with torch.no_grad():
         assert_matches(model(trunc["mel"]), trunc)
 
@@ -134,8 +138,10 @@ def test_mel_matches_official_extractor(which):
     cfg = MODELS[which][1]()
     model_cls = MODELS[which][0]
     # building the full-size network is not needed for the front end: use a tiny one with the same analysis
-    small = {"apnet": {"channels": 4, "resblock_kernel_sizes": (3,), "resblock_dilations": ((1,),)},
-             "apnet2": {"dim": 4, "intermediate_dim": 8, "num_layers": 1}}[which]
+    small = {
+        "apnet": {"channels": 4, "resblock_kernel_sizes": (3,), "resblock_dilations": ((1,),)},
+        "apnet2": {"dim": 4, "intermediate_dim": 8, "num_layers": 1},
+    }[which]
     model = model_cls(MODELS[which][1].from_dict({**cfg.to_dict(), **small}))
     audio = tensors[f"{which}.audio"]
     mel = model.mel(audio)
