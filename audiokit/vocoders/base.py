@@ -118,13 +118,18 @@ class SpectralVocoder(nn.Module):
         return self.head(*self.backbone(mel))
 
     # ---------------------------------------------------------------- features
-    def mel(self, wav: torch.Tensor) -> torch.Tensor:
+    def mel(self, wav: torch.Tensor, sample_rate: int | None = None) -> torch.Tensor:
         """Input features from audio at ``sample_rate``: ``(T,)``/``(B, T)`` -> ``(B, n_mels, N)``.
 
         Exactly the official extractor: centred STFT (reflect pad ``n_fft // 2``, periodic Hann of
         ``win_length``), ``sqrt(re^2 + im^2 + 1e-9)``, Slaney mel filterbank, ``ln(clamp(., 1e-5))``,
-        ``N = 1 + T // hop`` frames. No peak normalisation.
+        ``N = 1 + T // hop`` frames. No peak normalisation. ``sample_rate``, if given, is checked
+        against the model's rate (resample first, e.g. with :func:`audiokit.io.load` ``sr=``).
         """
+        if sample_rate is not None and int(sample_rate) != self.sample_rate:
+            raise ValueError(
+                f"audio at {sample_rate} Hz given to a {self.sample_rate} Hz model; resample it first"
+            )
         if not isinstance(wav, torch.Tensor):
             raise ValueError(f"mel() expects a torch.Tensor waveform, got {type(wav).__name__}")
         if wav.dim() not in (1, 2):
