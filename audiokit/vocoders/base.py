@@ -105,11 +105,18 @@ class SpectralVocoder(nn.Module):
         raise NotImplementedError
 
     def head(self, log_amplitude: torch.Tensor, r: torch.Tensor, i: torch.Tensor) -> VocoderOutput:
-        """Phase, spectrum and waveform from the network outputs (the official arithmetic)."""
-        phase = torch.atan2(i, r)
-        real = torch.exp(log_amplitude) * torch.cos(phase)
-        imag = torch.exp(log_amplitude) * torch.sin(phase)
-        audio = self.stft.inverse(torch.complex(real, imag))
+        """Phase, spectrum and waveform from the network outputs (the official arithmetic).
+
+        Runs in float32 (or float64) even under autocast: the exponential, the phase and the ISTFT
+        need the precision.
+        """
+        with torch.autocast(log_amplitude.device.type, enabled=False):
+            if log_amplitude.dtype not in (torch.float32, torch.float64):
+                log_amplitude, r, i = log_amplitude.float(), r.float(), i.float()
+            phase = torch.atan2(i, r)
+            real = torch.exp(log_amplitude) * torch.cos(phase)
+            imag = torch.exp(log_amplitude) * torch.sin(phase)
+            audio = self.stft.inverse(torch.complex(real, imag))
         return VocoderOutput(log_amplitude, phase, real, imag, audio)
 
     def forward(self, mel: torch.Tensor) -> VocoderOutput:
@@ -208,8 +215,7 @@ class SpectralVocoder(nn.Module):
             self.train(was_training)
 
     def _run(self, net, mel: torch.Tensor) -> VocoderOutput:
-        logamp, r, i = net(mel)
-        return self.head(logamp.float(), r.float(), i.float())
+        return self.head(*net(mel))
 
     def _synthesize_chunked(
         self, net, mel: torch.Tensor, chunk_frames: int, context_frames: int | None
@@ -230,7 +236,7 @@ class SpectralVocoder(nn.Module):
             lo, hi = max(0, a - ctx), min(n, b + ctx)  # mel frames to feed the network
             logamp, r, i = net(mel[..., lo:hi])
             sl = slice(a - lo, b - lo)
-            out = self.head(logamp[..., sl].float(), r[..., sl].float(), i[..., sl].float())
+            out = self.head(logamp[..., sl], r[..., sl], i[..., sl])
             pieces.append(out.audio[..., (s - a) * hop : (e - a) * hop])
         return torch.cat(pieces, dim=-1)
 

@@ -7,7 +7,6 @@ APNet2 at 22.05 kHz (hop 256, window 1024). :meth:`from_official` converts an of
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from dataclasses import dataclass
@@ -49,80 +48,51 @@ class VocoderConfig:
                 f"need 0 <= f_min < f_max <= sample_rate/2, got f_min={self.f_min}, f_max={f_max}"
             )
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON/YAML-serialisable dict (tuples become lists)."""
-        return json.loads(json.dumps(dataclasses.asdict(self)))
+        from audiokit.train.config import to_dict
+
+        return to_dict(self)
 
     @classmethod
     def from_dict(cls: type[C], data: dict[str, Any]) -> C:
-        """Strict inverse of :meth:`to_dict`: an unknown key or a wrong type raises ``ValueError``."""
+        """Strict inverse of :meth:`to_dict` (:func:`audiokit.train.config.from_dict`): an unknown key
+        or a wrong type raises ``ValueError`` naming the key."""
+        from audiokit.train.config import from_dict
+
         if not isinstance(data, dict):
             raise ValueError(f"{cls.__name__}: expected a mapping, got {type(data).__name__}")
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - set(fields))
-        if unknown:
-            raise ValueError(f"{cls.__name__}: unknown key(s) {unknown}; known: {sorted(fields)}")
-        defaults = cls()
-        kwargs = {}
-        for name, value in data.items():
-            kwargs[name] = _coerce(cls.__name__, name, value, getattr(defaults, name))
-        cfg = cls(**kwargs)
-        cfg.validate()
-        return cfg
+        return from_dict(cls, data)
 
     def save(self, path: str | os.PathLike) -> None:
         """Write as JSON (``.json``) or YAML (any other suffix)."""
         from audiokit.io import atomic_write
+        from audiokit.train.config import save_yaml
 
         path = Path(path)
+        if path.suffix != ".json":
+            save_yaml(self.to_dict(), path)
+            return
         with atomic_write(path) as tmp:
-            if path.suffix == ".json":
-                tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
-            else:
-                import yaml
-
-                tmp.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False), encoding="utf-8")
+            tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
 
     @classmethod
     def load(cls: type[C], path: str | os.PathLike) -> C:
         """Read a file written by :meth:`save` (JSON or YAML)."""
-        import yaml
+        from audiokit.train.config import load_yaml
 
         path = Path(path)
-        text = path.read_text(encoding="utf-8")
-        try:
-            data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-        except (json.JSONDecodeError, yaml.YAMLError) as e:
-            raise ValueError(f"{path}: cannot parse ({e})") from None
+        if path.suffix == ".json":
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}: cannot parse ({e})") from None
+        else:
+            data = load_yaml(path)
         return cls.from_dict(data or {})
-
-
-def _coerce(owner: str, name: str, value: Any, default: Any) -> Any:
-    """Check ``value`` against the type of the field's default (ints accepted for floats)."""
-    where = f"{owner}.{name}"
-    if default is None or value is None:
-        if value is not None and not isinstance(value, (int, float)):
-            raise ValueError(f"{where}: expected a number or null, got {value!r}")
-        return value
-    if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise ValueError(f"{where}: expected true/false, got {value!r}")
-        return value
-    if isinstance(default, float):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"{where}: expected a number, got {value!r}")
-        return float(value)
-    if isinstance(default, int):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"{where}: expected an integer, got {value!r}")
-        return value
-    if isinstance(default, (list, tuple)):
-        if not isinstance(value, (list, tuple)):
-            raise ValueError(f"{where}: expected a list, got {value!r}")
-        if default and isinstance(default[0], (list, tuple)):
-            return tuple(tuple(int(v) for v in row) for row in value)
-        return tuple(int(v) for v in value)
-    return value
 
 
 @dataclass
