@@ -66,19 +66,27 @@ def _from_cl(x: torch.Tensor) -> torch.Tensor:
 
 
 class _FastResBlock1(nn.Module):
+    """ResBlock1 with the convolutions in ``dtype`` and the residual stream in fp32."""
+
     def __init__(self, block: ResBlock1, dtype: torch.dtype):
         super().__init__()
+        self.dtype = dtype
         self.convs1 = nn.ModuleList(_Conv(c, dtype) for c in block.convs1)
         self.convs2 = nn.ModuleList(_Conv(c, dtype) for c in block.convs2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for c1, c2 in zip(self.convs1, self.convs2):
-            x = c2(F.leaky_relu(c1(F.leaky_relu(x, LRELU_SLOPE)), LRELU_SLOPE)).add_(x)
+            h = F.leaky_relu(x.to(self.dtype), LRELU_SLOPE)
+            x = x + c2(F.leaky_relu(c1(h), LRELU_SLOPE))
         return x
 
 
 class FastAPNet(nn.Module):
-    """APNet backbone in a channels-last layout: ``(B, n_mels, N)`` -> fp32 ``(log_amplitude, R, I)``."""
+    """APNet backbone in a channels-last layout: ``(B, n_mels, N)`` -> fp32 ``(log_amplitude, R, I)``.
+
+    Convolutions run in ``dtype``; the residual streams, the branch averages and the log-amplitude
+    output convolution stay in fp32.
+    """
 
     def __init__(self, model: nn.Module, dtype: torch.dtype = torch.bfloat16):
         super().__init__()
@@ -93,7 +101,7 @@ class FastAPNet(nn.Module):
 
     @staticmethod
     def _branch(x: torch.Tensor, conv_in: _Conv, res: nn.ModuleList) -> torch.Tensor:
-        h = conv_in(x)
+        h = conv_in(x).float()
         acc = None
         for block in res:
             y = block(h)
@@ -103,8 +111,8 @@ class FastAPNet(nn.Module):
     def forward(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         x = _to_cl(mel, self.dtype)
         a = self._branch(x, self.asp_in, self.asp_res)
-        log_amplitude = self.asp_out(a.float())
-        p = self._branch(x, self.psp_in, self.psp_res)
+        log_amplitude = self.asp_out(a)
+        p = self._branch(x, self.psp_in, self.psp_res).to(self.dtype)
         return _from_cl(log_amplitude), _from_cl(self.psp_r(p)), _from_cl(self.psp_i(p))
 
 
