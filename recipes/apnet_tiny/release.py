@@ -46,7 +46,7 @@ def main() -> int:
     meta = json.loads((out / "config.json").read_text())
     step = meta.get("training", {}).get("step")
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
     sets = {}
     test_files = sorted((Path(args.data) / "test").glob("*.wav"))
     sets["held-out test sentences"] = [
@@ -90,6 +90,17 @@ def main() -> int:
             clips = label if m is r["apnet"] else ""
             values = f"{m['pesq']:.3f} | {m['stoi']:.3f} | {m['mcd']:.2f} | {m['lsd']:.3f} | {m['snr']:.2f}"
             rows.append(f"| {clips} | {vocoder} | {values} |")
+    verdict = []
+    higher_better = {"pesq": True, "stoi": True, "mcd": False, "lsd": False, "snr": True}
+    for name, r in results.items():
+        better, worse = [], []
+        for m, hb in higher_better.items():
+            d = r["apnet"][m] - r["griffin_lim"][m]
+            (better if (d > 0) == hb else worse).append(f"{m.upper()} {d:+.3g}")
+        verdict.append(
+            f"* {name}: better than Griffin-Lim in {', '.join(better) or 'nothing'}; "
+            f"worse in {', '.join(worse) or 'nothing'} (APNet tiny minus Griffin-Lim)."
+        )
     template = (Path(__file__).parent / "MODEL_CARD.template.md").read_text()
     card = template.format(
         gl_iters=args.gl_iters,
@@ -100,6 +111,7 @@ def main() -> int:
         params=n_params,
         channels=cfg.channels,
         rows="\n".join(rows),
+        verdict="\n".join(verdict),
         rtf=next(iter(results.values()))["rtf"] if results else float("nan"),
     )
     (out / "MODEL_CARD.md").write_text(card)
