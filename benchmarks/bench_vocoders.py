@@ -15,7 +15,9 @@ the speed-up over the official-equivalent path of the same model, the speed-up o
   code's (tests/vocoders/test_parity.py).
 * ``fp32 ref``: the same network with weight norm folded, under ``torch.inference_mode``.
 * ``fp32 engine``/``bf16 engine``: :mod:`audiokit.vocoders.fast` (channels-last layout, GRN folding;
-  bf16 keeps the log-amplitude conv, phase and ISTFT in fp32). ``synthesize(mel, dtype=...)``.
+  bf16 keeps the input and log-amplitude convs, residual streams, phase and ISTFT in fp32 and is
+  calibrated to >= 35 dB against fp32). ``synthesize(mel, dtype=...)``. ``bf16 all units``: the
+  same without calibration (every block in bf16), the speed limit of the bf16 layout.
 * ``bf16 autocast``: the reference network under ``torch.autocast("cpu", torch.bfloat16)``.
 * ``compile ...`` (``--compile``): ``torch.compile`` (inductor, weight freezing) of the reference
   network; the one-off compile time is printed separately and is not in the RTF.
@@ -103,6 +105,9 @@ def vocoder_paths(model: SpectralVocoder, mel: torch.Tensor, compile_: bool) -> 
         "fp32 ref": run_ref,
         "fp32 engine": lambda: folded.synthesize(mel, dtype=torch.float32),
         "bf16 engine": lambda: folded.synthesize(mel, dtype=torch.bfloat16),
+        "bf16 all units": lambda: (
+            folded.head(*folded.fast_backbone(torch.bfloat16, min_snr_db=0.0)(mel)).audio
+        ),
         "bf16 autocast": run_autocast,
     }
     if compile_:
@@ -197,6 +202,8 @@ def main() -> None:
             )
     for label, model in models.items():
         mel = speechlike_mel(model, args.seconds)
+        engine = model.fast_backbone(torch.bfloat16)
+        print(f"  {label} bf16 calibration: {engine.precision}", flush=True)
         feat = median_time(lambda m=model: m.mel(torch.zeros(int(m.sample_rate * args.seconds))), 5, 1)
         paths = vocoder_paths(model, mel, args.compile)
         with torch.inference_mode():

@@ -199,8 +199,8 @@ class SpectralVocoder(nn.Module):
                 outputs). ``torch.float32`` runs the inference engine of :mod:`audiokit.vocoders.fast`
                 (same function, faster channels-last layout; differences at float rounding level);
                 ``torch.bfloat16`` runs that engine in bf16 (several times faster on CPUs with AMX or
-                AVX512-BF16; output SNR vs fp32 about 35 dB, see the benchmark), keeping the
-                log-amplitude output convolution, the phase and the ISTFT in fp32.
+                AVX512-BF16), calibrated so that its output stays >= 35 dB SNR from fp32 on bundled
+                speech (see :meth:`fast_backbone`); the phase and the ISTFT run in fp32.
         """
         mel = self.check_mel(mel).to(self._param_device())
         was_training = self.training
@@ -240,12 +240,13 @@ class SpectralVocoder(nn.Module):
             pieces.append(out.audio[..., (s - a) * hop : (e - a) * hop])
         return torch.cat(pieces, dim=-1)
 
-    def fast_backbone(self, dtype: torch.dtype = torch.float32):
+    def fast_backbone(self, dtype: torch.dtype = torch.float32, min_snr_db: float = 35.0):
         """The inference engine of :meth:`backbone` in ``dtype`` (see :mod:`audiokit.vocoders.fast`),
-        cached until the weights change."""
+        cached until the weights change. A bf16 engine is calibrated on bundled speech to stay within
+        ``min_snr_db`` of fp32 (blocks that bf16 would degrade more are kept in fp32)."""
         from audiokit.vocoders.fast import fast_backbone
 
-        return fast_backbone(self, dtype)
+        return fast_backbone(self, dtype, min_snr_db)
 
     # ---------------------------------------------------------------- weight norm
     def fold_weight_norm(self: V) -> V:

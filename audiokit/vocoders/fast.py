@@ -9,9 +9,16 @@ outputs). The engines here compute the same function with a layout that oneDNN r
   per-utterance channel scale, constant over time) feeds ``pwconv2``, so ``s`` scales the weight
   columns and ``beta`` moves into the bias, which saves one pass over the widest activation;
 * optionally in bfloat16 (AMX / AVX512-BF16 CPUs run bf16 convolutions and matmuls several times
-  faster than fp32), with the log-amplitude output convolution kept in fp32 (its value is
-  exponentiated, so bf16's 3 significant digits would cost ~8 dB of output SNR) and the phase and
-  ISTFT in fp32.
+  faster than fp32). The input convolutions (the log-mel input has ~12 dB of range that bf16 would
+  round to 3 significant digits), the residual streams, the LayerNorms and the log-amplitude output
+  convolution (its value is exponentiated) always stay in fp32, as do the phase and the ISTFT.
+
+bf16 precision depends on the weights: a trained phase branch can be ill-conditioned (its R, I
+outputs are small differences of large terms), so a block that is harmless with one set of weights
+costs 10-30 dB of output SNR with another. :func:`fast_backbone` therefore **calibrates** each bf16
+engine when it is built: it vocodes a bundled speech clip with the fp32 engine and with bf16, and
+moves the blocks whose bf16 error matters most back to fp32, one at a time, until the output SNR
+against fp32 reaches ``min_snr_db`` (35 dB by default). ``engine.precision`` reports the result.
 
 Engines are built by :func:`fast_backbone` from the model's current (folded) weights; they hold
 copies, so they must be rebuilt after the weights change (``SpectralVocoder`` caches them keyed
@@ -28,7 +35,7 @@ from torch import nn
 
 from audiokit.vocoders.blocks import LRELU_SLOPE, ResBlock1, WNConv1d
 
-__all__ = ["fast_backbone", "FastAPNet", "FastAPNet2", "SUPPORTED_DTYPES"]
+__all__ = ["fast_backbone", "calibrate", "calibration_mel", "FastAPNet", "FastAPNet2", "SUPPORTED_DTYPES"]
 
 log = logging.getLogger(__name__)
 
@@ -84,24 +91,39 @@ class _FastResBlock1(nn.Module):
 class FastAPNet(nn.Module):
     """APNet backbone in a channels-last layout: ``(B, n_mels, N)`` -> fp32 ``(log_amplitude, R, I)``.
 
-    Convolutions run in ``dtype``; the residual streams, the branch averages and the log-amplitude
-    output convolution stay in fp32.
+    Precision units (each ``dtype`` unless listed in ``fp32_units``): ``asp.<j>``/``psp.<j>`` (the
+    ResBlocks of each branch) and ``psp.out`` (the R and I output convolutions). Everything else is fp32.
     """
 
-    def __init__(self, model: nn.Module, dtype: torch.dtype = torch.bfloat16):
+    def __init__(
+        self, model: nn.Module, dtype: torch.dtype = torch.bfloat16, fp32_units: frozenset = frozenset()
+    ):
         super().__init__()
         self.dtype = dtype
-        self.asp_in = _Conv(model.ASP_input_conv, dtype)
-        self.psp_in = _Conv(model.PSP_input_conv, dtype)
-        self.asp_res = nn.ModuleList(_FastResBlock1(b, dtype) for b in model.ASP_ResNet)
-        self.psp_res = nn.ModuleList(_FastResBlock1(b, dtype) for b in model.PSP_ResNet)
+
+        def unit(name: str) -> torch.dtype:
+            return torch.float32 if name in fp32_units else dtype
+
+        self.asp_in = _Conv(model.ASP_input_conv, torch.float32)
+        self.psp_in = _Conv(model.PSP_input_conv, torch.float32)
+        self.asp_res = nn.ModuleList(
+            _FastResBlock1(b, unit(f"asp.{j}")) for j, b in enumerate(model.ASP_ResNet)
+        )
+        self.psp_res = nn.ModuleList(
+            _FastResBlock1(b, unit(f"psp.{j}")) for j, b in enumerate(model.PSP_ResNet)
+        )
         self.asp_out = _Conv(model.ASP_output_conv, torch.float32)
-        self.psp_r = _Conv(model.PSP_output_R_conv, dtype)
-        self.psp_i = _Conv(model.PSP_output_I_conv, dtype)
+        self.psp_r = _Conv(model.PSP_output_R_conv, unit("psp.out"))
+        self.psp_i = _Conv(model.PSP_output_I_conv, unit("psp.out"))
+        self.units = [f"asp.{j}" for j in range(len(self.asp_res))] + [
+            f"psp.{j}" for j in range(len(self.psp_res))
+        ]
+        self.units.append("psp.out")
+        self.precision: dict[str, object] = {"dtype": str(dtype), "fp32_units": sorted(fp32_units)}
 
     @staticmethod
     def _branch(x: torch.Tensor, conv_in: _Conv, res: nn.ModuleList) -> torch.Tensor:
-        h = conv_in(x).float()
+        h = conv_in(x)
         acc = None
         for block in res:
             y = block(h)
@@ -109,10 +131,10 @@ class FastAPNet(nn.Module):
         return F.leaky_relu(acc.div_(len(res)), 0.01)
 
     def forward(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        x = _to_cl(mel, self.dtype)
+        x = _to_cl(mel, torch.float32)
         a = self._branch(x, self.asp_in, self.asp_res)
         log_amplitude = self.asp_out(a)
-        p = self._branch(x, self.psp_in, self.psp_res).to(self.dtype)
+        p = self._branch(x, self.psp_in, self.psp_res).to(self.psp_r.weight.dtype)
         return _from_cl(log_amplitude), _from_cl(self.psp_r(p)), _from_cl(self.psp_i(p))
 
 
@@ -153,24 +175,40 @@ class _FastConvNeXt(nn.Module):
 
 
 class FastAPNet2(nn.Module):
-    """APNet2 backbone on time-major activations: ``(B, n_mels, N)`` -> fp32 ``(log_amplitude, R, I)``."""
+    """APNet2 backbone on time-major activations: ``(B, n_mels, N)`` -> fp32 ``(log_amplitude, R, I)``.
 
-    def __init__(self, model: nn.Module, dtype: torch.dtype = torch.bfloat16):
+    Precision units: ``asp.<j>``/``psp.<j>`` (the ConvNeXt blocks of each branch) and ``psp.out``.
+    """
+
+    def __init__(
+        self, model: nn.Module, dtype: torch.dtype = torch.bfloat16, fp32_units: frozenset = frozenset()
+    ):
         super().__init__()
         self.dtype = dtype
-        self.asp_in = _Conv(model.ASP_input_conv, dtype)
-        self.psp_in = _Conv(model.PSP_input_conv, dtype)
+
+        def unit(name: str) -> torch.dtype:
+            return torch.float32 if name in fp32_units else dtype
+
+        self.asp_in = _Conv(model.ASP_input_conv, torch.float32)
+        self.psp_in = _Conv(model.PSP_input_conv, torch.float32)
         self.asp_norm, self.psp_norm = model.norm2, model.norm
-        self.asp_blocks = nn.ModuleList(_FastConvNeXt(b, dtype) for b in model.convnext2)
-        self.psp_blocks = nn.ModuleList(_FastConvNeXt(b, dtype) for b in model.convnext)
+        self.asp_blocks = nn.ModuleList(
+            _FastConvNeXt(b, unit(f"asp.{j}")) for j, b in enumerate(model.convnext2)
+        )
+        self.psp_blocks = nn.ModuleList(
+            _FastConvNeXt(b, unit(f"psp.{j}")) for j, b in enumerate(model.convnext)
+        )
         self.asp_final, self.psp_final = model.final_layer_norm2, model.final_layer_norm
         self.asp_out = _Conv(model.ASP_output_conv, torch.float32)
-        self.psp_r = _Conv(model.PSP_output_R_conv, dtype)
-        self.psp_i = _Conv(model.PSP_output_I_conv, dtype)
+        self.psp_r = _Conv(model.PSP_output_R_conv, unit("psp.out"))
+        self.psp_i = _Conv(model.PSP_output_I_conv, unit("psp.out"))
+        self.units = [f"asp.{j}" for j in range(len(self.asp_blocks))]
+        self.units += [f"psp.{j}" for j in range(len(self.psp_blocks))] + ["psp.out"]
+        self.precision: dict[str, object] = {"dtype": str(dtype), "fp32_units": sorted(fp32_units)}
 
     @staticmethod
     def _branch(x, conv_in, norm, blocks, final_norm) -> torch.Tensor:
-        h = conv_in(x).float()  # (B, C, 1, N) channels-last = (B, N, C) in memory
+        h = conv_in(x)  # (B, C, 1, N) channels-last = (B, N, C) in memory
         b, c, _, n = h.shape
         h = norm(h.permute(0, 2, 3, 1).reshape(b, n, c))
         for block in blocks:
@@ -179,33 +217,99 @@ class FastAPNet2(nn.Module):
         return h.view(b, 1, n, c).permute(0, 3, 1, 2)  # back to (B, C, 1, N) channels-last
 
     def forward(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        x = _to_cl(mel, self.dtype)
+        x = _to_cl(mel, torch.float32)
         a = self._branch(x, self.asp_in, self.asp_norm, self.asp_blocks, self.asp_final)
         log_amplitude = self.asp_out(a)
-        p = self._branch(x, self.psp_in, self.psp_norm, self.psp_blocks, self.psp_final).to(self.dtype)
+        p = self._branch(x, self.psp_in, self.psp_norm, self.psp_blocks, self.psp_final)
+        p = p.to(self.psp_r.weight.dtype)
         return _from_cl(log_amplitude), _from_cl(self.psp_r(p)), _from_cl(self.psp_i(p))
 
 
-def fast_backbone(model: nn.Module, dtype: torch.dtype) -> nn.Module:
-    """The inference engine of ``model`` in ``dtype`` (cached on the model until its weights change)."""
+def _engine_class(model: nn.Module) -> type[nn.Module]:
     from audiokit.vocoders.apnet import APNet
     from audiokit.vocoders.apnet2 import APNet2
 
+    if isinstance(model, APNet):
+        return FastAPNet
+    if isinstance(model, APNet2):
+        return FastAPNet2
+    raise ValueError(f"no inference engine for {type(model).__name__}")
+
+
+def calibration_mel(model: nn.Module, seconds: float = 2.0) -> torch.Tensor:
+    """Log-mel of the first ``seconds`` of a bundled speech clip at the model's rate."""
+    from audiokit.assets import speech_path
+    from audiokit.io import load
+
+    wav, _ = load(speech_path("slt_16k.wav"), sr=model.sample_rate, mono=True)
+    start = int(0.3 * model.sample_rate)  # skip the leading silence
+    return model.mel(wav[0, start : start + int(seconds * model.sample_rate)])
+
+
+def _snr_db(ref: torch.Tensor, est: torch.Tensor) -> float:
+    err = (ref.double() - est.double()).norm()
+    return float("inf") if err == 0 else float(20 * torch.log10(ref.double().norm() / err))
+
+
+def calibrate(model: nn.Module, dtype: torch.dtype, min_snr_db: float, mel: torch.Tensor | None = None):
+    """Build a ``dtype`` engine whose output SNR against fp32 on ``mel`` (default: bundled speech) is at
+    least ``min_snr_db``, moving the most sensitive precision units to fp32 greedily."""
+    cls = _engine_class(model)
+    mel = calibration_mel(model) if mel is None else mel
+    ref = model.head(*cls(model, torch.float32)(mel)).audio
+
+    def snr(fp32_units: frozenset) -> tuple[float, nn.Module]:
+        engine = cls(model, dtype, fp32_units)
+        return _snr_db(ref, model.head(*engine(mel)).audio), engine
+
+    fp32: frozenset = frozenset()
+    value, engine = snr(fp32)
+    tried = [value]
+    if value < min_snr_db:
+        # sensitivity of each unit alone: the SNR gained by keeping only it in fp32
+        gains = {u: snr(frozenset({u}))[0] - value for u in engine.units}
+        for u in sorted(gains, key=gains.get, reverse=True):
+            fp32 = fp32 | {u}
+            value, engine = snr(fp32)
+            tried.append(value)
+            if value >= min_snr_db:
+                break
+    engine.precision.update(
+        calibration_snr_db=round(value, 2), min_snr_db=min_snr_db, snr_trace=[round(v, 1) for v in tried]
+    )
+    log.info(
+        "%s %s engine: %d of %d units kept in fp32 (%s); calibration SNR %.1f dB (target %.1f)",
+        type(model).__name__,
+        dtype,
+        len(fp32),
+        len(engine.units),
+        ", ".join(sorted(fp32)) or "none",
+        value,
+        min_snr_db,
+    )
+    return engine
+
+
+def fast_backbone(model: nn.Module, dtype: torch.dtype, min_snr_db: float = 35.0) -> nn.Module:
+    """The inference engine of ``model`` in ``dtype`` (cached on the model until its weights change).
+
+    A bf16 engine is calibrated (see the module docstring) so that its output stays within
+    ``min_snr_db`` of the fp32 engine on bundled speech; ``min_snr_db=0`` keeps every unit in bf16.
+    """
     if dtype not in SUPPORTED_DTYPES:
         raise ValueError(f"unsupported inference dtype {dtype}; use one of {SUPPORTED_DTYPES}")
-    versions = tuple(p._version for p in model.parameters())
-    key = (dtype, versions, tuple(p.data_ptr() for p in model.parameters()))
+    weights = (tuple(p._version for p in model.parameters()), tuple(p.data_ptr() for p in model.parameters()))
+    key = (dtype, float(min_snr_db), weights)
     cache = model._fast_cache
     if key in cache:
         return cache[key]
-    cache.clear()
-    with torch.no_grad():
-        if isinstance(model, APNet):
-            engine = FastAPNet(model, dtype)
-        elif isinstance(model, APNet2):
-            engine = FastAPNet2(model, dtype)
+    for stale in [k for k in cache if k[2] != weights]:  # built from older weights
+        del cache[stale]
+    with torch.inference_mode():
+        if dtype == torch.float32:
+            engine = _engine_class(model)(model, torch.float32)
         else:
-            raise ValueError(f"no inference engine for {type(model).__name__}")
+            engine = calibrate(model, dtype, min_snr_db)
     engine.eval()
     cache[key] = engine
     return engine

@@ -90,3 +90,24 @@ def test_weight_normed_model_engine():
     model = _model(cls, cfg).apply_weight_norm()
     mel = _mel(50)
     assert snr_db(model.synthesize(mel), model.synthesize(mel, dtype=torch.float32)) > 90
+
+
+def test_bf16_calibration_moves_sensitive_blocks_to_fp32():
+    """The bundled tiny APNet has an ill-conditioned phase block: plain bf16 loses > 5 dB below the
+    30 dB bar on speech, the calibrated engine keeps that block in fp32 and stays above 35 dB."""
+    from audiokit.assets import speech_path
+    from audiokit.cli.vocode import default_checkpoint
+    from audiokit.io import load
+    from audiokit.vocoders import SpectralVocoder
+
+    model = SpectralVocoder.from_pretrained(default_checkpoint())
+    wav, _ = load(speech_path("kal_16k.wav"), mono=True)  # not the calibration clip
+    mel = model.mel(wav[0, :32000])
+    ref = model.synthesize(mel)
+    plain = model.fast_backbone(torch.bfloat16, min_snr_db=0.0)
+    assert plain.precision["fp32_units"] == []
+    assert snr_db(ref, model.head(*plain(mel)).audio) < 30
+    calibrated = model.fast_backbone(torch.bfloat16)
+    assert 0 < len(calibrated.precision["fp32_units"]) < len(calibrated.units)
+    assert calibrated.precision["calibration_snr_db"] >= 35
+    assert snr_db(ref, model.synthesize(mel, dtype=torch.bfloat16)) > 35
