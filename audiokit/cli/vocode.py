@@ -152,6 +152,10 @@ def run(args: argparse.Namespace) -> int:
     if not checkpoint.exists():
         hint = "" if args.checkpoint else " (the bundled tiny model is missing; pass --checkpoint)"
         raise CLIError(f"{checkpoint}: no such checkpoint{hint}")
+    if not args.checkpoint and args.model not in (None, "apnet"):
+        raise CLIError(
+            f"the bundled tiny model is an APNet; pass --checkpoint PATH to vocode with {args.model}"
+        )
     if args.chunk_seconds < 0:
         raise CLIError(f"--chunk-seconds must be >= 0, got {args.chunk_seconds}")
     spec = {

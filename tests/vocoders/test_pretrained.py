@@ -56,3 +56,5 @@ def test_vocode_cli_default_checkpoint(tmp_path, capsys):
     assert main(["vocode", str(src), str(tmp_path / "out"), "--no-progress"]) == 0
     out, _ = load(tmp_path / "out" / "a.wav")
     assert out.shape[-1] == 80 * (sr // 2 // 80) and torch.isfinite(out).all()
+    assert main(["vocode", str(src), str(tmp_path / "o2"), "--model", "apnet2"]) == 2
+    assert "bundled tiny model is an APNet" in capsys.readouterr().err
