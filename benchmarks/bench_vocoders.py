@@ -100,14 +100,16 @@ def vocoder_paths(model: SpectralVocoder, mel: torch.Tensor, compile_: bool) -> 
         with torch.inference_mode():
             return folded.head(logamp.float(), r.float(), i.float()).audio
 
+    def run_bf16_all_units():
+        with torch.inference_mode():
+            return folded.head(*folded.fast_backbone(torch.bfloat16, min_snr_db=0.0)(mel)).audio
+
     paths = {
         "official": run_official,
         "fp32 ref": run_ref,
         "fp32 engine": lambda: folded.synthesize(mel, dtype=torch.float32),
         "bf16 engine": lambda: folded.synthesize(mel, dtype=torch.bfloat16),
-        "bf16 all units": lambda: (
-            folded.head(*folded.fast_backbone(torch.bfloat16, min_snr_db=0.0)(mel)).audio
-        ),
+        "bf16 all units": run_bf16_all_units,
         "bf16 autocast": run_autocast,
     }
     if compile_:

@@ -21,7 +21,8 @@ moves the blocks whose bf16 error matters most back to fp32, one at a time, unti
 against fp32 reaches ``min_snr_db`` (35 dB by default). ``engine.precision`` reports the result.
 
 Engines are built by :func:`fast_backbone` from the model's current (folded) weights; they hold
-copies, so they must be rebuilt after the weights change (``SpectralVocoder`` caches them keyed
+frozen buffers derived from them (no parameters, so they also run outside ``inference_mode``), so
+they must be rebuilt after the weights change (``SpectralVocoder`` caches them keyed
 by the parameters' version counters).
 """
 
@@ -60,6 +61,23 @@ class _Conv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.conv2d(x, self.weight, self.bias, 1, self.padding, self.dilation, self.groups)
+
+
+class _LayerNorm(nn.Module):
+    """A frozen copy of an ``nn.LayerNorm`` (fp32 buffers): ``(..., C)`` -> ``(..., C)``."""
+
+    weight: torch.Tensor
+    bias: torch.Tensor
+
+    def __init__(self, norm: nn.LayerNorm):
+        super().__init__()
+        self.register_buffer("weight", norm.weight.detach().float().clone())
+        self.register_buffer("bias", norm.bias.detach().float().clone())
+        self.normalized_shape = tuple(norm.normalized_shape)
+        self.eps = norm.eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
 
 def _to_cl(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -149,7 +167,7 @@ class _FastConvNeXt(nn.Module):
         super().__init__()
         self.dtype = dtype
         self.dwconv = _Conv(block.dwconv, torch.float32)
-        self.norm = block.norm
+        self.norm = _LayerNorm(block.norm)
         self.register_buffer("w1", block.pwconv1.weight.detach().t().contiguous().to(dtype))  # (C, H)
         self.register_buffer("b1", block.pwconv1.bias.detach().to(dtype))
         w2 = block.pwconv2.weight.detach().t().contiguous().float()  # (H, C): fp32 master for folding
@@ -191,14 +209,15 @@ class FastAPNet2(nn.Module):
 
         self.asp_in = _Conv(model.ASP_input_conv, torch.float32)
         self.psp_in = _Conv(model.PSP_input_conv, torch.float32)
-        self.asp_norm, self.psp_norm = model.norm2, model.norm
+        self.asp_norm, self.psp_norm = _LayerNorm(model.norm2), _LayerNorm(model.norm)
         self.asp_blocks = nn.ModuleList(
             _FastConvNeXt(b, unit(f"asp.{j}")) for j, b in enumerate(model.convnext2)
         )
         self.psp_blocks = nn.ModuleList(
             _FastConvNeXt(b, unit(f"psp.{j}")) for j, b in enumerate(model.convnext)
         )
-        self.asp_final, self.psp_final = model.final_layer_norm2, model.final_layer_norm
+        self.asp_final = _LayerNorm(model.final_layer_norm2)
+        self.psp_final = _LayerNorm(model.final_layer_norm)
         self.asp_out = _Conv(model.ASP_output_conv, torch.float32)
         self.psp_r = _Conv(model.PSP_output_R_conv, unit("psp.out"))
         self.psp_i = _Conv(model.PSP_output_I_conv, unit("psp.out"))

@@ -58,6 +58,19 @@ def test_bf16_engine_is_close(cls, cfg):
     assert 25 < snr_db(ref, out) < 80  # really bf16 (not silently fp32), and close
 
 
+@pytest.mark.parametrize("cls,cfg", CONFIGS)
+def test_engine_runs_outside_inference_mode(cls, cfg):
+    """Engines hold frozen buffers only, so they also run outside ``inference_mode`` (an inference
+    tensor never meets a grad-tracked parameter of the model)."""
+    model = _model(cls, cfg)
+    mel = _mel(40)
+    for dtype in (torch.float32, torch.bfloat16):
+        engine = model.fast_backbone(dtype, min_snr_db=0.0)
+        assert not any(True for _ in engine.parameters())
+        out = engine(mel)
+        assert all(o.shape == (1, cfg.n_bins, 40) and not o.requires_grad for o in out)
+
+
 def test_engine_cache_follows_weights():
     cls, cfg = CONFIGS[0]
     model = _model(cls, cfg)
