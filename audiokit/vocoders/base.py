@@ -1,0 +1,383 @@
+"""Common machinery of the amplitude/phase spectrum vocoders (APNet, APNet2).
+
+A :class:`SpectralVocoder` maps a log-mel spectrogram to a log-amplitude spectrum and to the raw
+real/imaginary pair ``(R, I)`` of the parallel phase estimator; the phase is ``atan2(I, R)``, the
+spectrum ``exp(log_amplitude) * (cos(phase) + j sin(phase))`` and the waveform its centred ISTFT
+(``hop * (N - 1)`` samples), exactly as the official ``Generator.forward``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import torch
+from torch import nn
+
+from audiokit.frontend import STFT, MelSpectrogram
+from audiokit.vocoders.blocks import apply_weight_norm, fold_weight_norm, has_weight_norm
+from audiokit.vocoders.checkpoint import check_state_dict, read_pretrained, read_state_dict, write_pretrained
+from audiokit.vocoders.config import VocoderConfig
+
+__all__ = ["VocoderOutput", "SpectralVocoder"]
+
+log = logging.getLogger(__name__)
+
+V = TypeVar("V", bound="SpectralVocoder")
+
+
+@dataclass
+class VocoderOutput:
+    """What a vocoder forward returns.
+
+    Attributes:
+        log_amplitude: ``(B, F, N)`` natural-log amplitude spectrum (raw network output, no clamp).
+        phase: ``(B, F, N)`` wrapped phase ``atan2(I, R)`` in (-pi, pi].
+        real, imag: ``(B, F, N)`` real and imaginary parts of the predicted spectrum.
+        audio: ``(B, T)`` waveform, ``T = hop * (N - 1)`` (no tanh, no clipping).
+    """
+
+    log_amplitude: torch.Tensor
+    phase: torch.Tensor
+    real: torch.Tensor
+    imag: torch.Tensor
+    audio: torch.Tensor
+
+    @property
+    def spectrum(self) -> torch.Tensor:
+        """Complex spectrum ``(B, F, N)``."""
+        return torch.complex(self.real, self.imag)
+
+
+class SpectralVocoder(nn.Module):
+    """Base class: mel front end, amplitude/phase head + ISTFT, chunked synthesis, checkpoints.
+
+    Subclasses set ``model_type`` and ``config_class`` and implement :meth:`backbone`.
+    """
+
+    model_type: ClassVar[str] = ""
+    config_class: ClassVar[type[VocoderConfig]] = VocoderConfig
+    #: True when an output frame depends on the whole input (APNet2's GRN), so chunking is approximate.
+    global_context: ClassVar[bool] = False
+
+    def __init__(self, config: VocoderConfig):
+        super().__init__()
+        config.validate()
+        self.config = config
+        self.stft = STFT(config.n_fft, config.hop_length, config.win_length)
+        self.mel_extractor = MelSpectrogram(
+            config.sample_rate,
+            config.n_fft,
+            config.hop_length,
+            config.win_length,
+            n_mels=config.n_mels,
+            f_min=config.f_min,
+            f_max=config.f_max,
+        )
+        self._fast_cache: dict[Any, nn.Module] = {}
+
+    # ---------------------------------------------------------------- properties
+    @property
+    def sample_rate(self) -> int:
+        return self.config.sample_rate
+
+    @property
+    def hop_length(self) -> int:
+        return self.config.hop_length
+
+    @property
+    def n_mels(self) -> int:
+        return self.config.n_mels
+
+    @property
+    def receptive_field(self) -> int:
+        """Input frames on each side that can influence an output frame through the convolutions."""
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- model
+    def backbone(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(B, n_mels, N)`` log-mel -> ``(log_amplitude, R, I)``, each ``(B, F, N)``."""
+        raise NotImplementedError
+
+    def head(self, log_amplitude: torch.Tensor, r: torch.Tensor, i: torch.Tensor) -> VocoderOutput:
+        """Phase, spectrum and waveform from the network outputs (the official arithmetic).
+
+        Runs in float32 (or float64) even under autocast: the exponential, the phase and the ISTFT
+        need the precision.
+        """
+        with torch.autocast(log_amplitude.device.type, enabled=False):
+            if log_amplitude.dtype not in (torch.float32, torch.float64):
+                log_amplitude, r, i = log_amplitude.float(), r.float(), i.float()
+            phase = torch.atan2(i, r)
+            real = torch.exp(log_amplitude) * torch.cos(phase)
+            imag = torch.exp(log_amplitude) * torch.sin(phase)
+            audio = self.stft.inverse(torch.complex(real, imag))
+        return VocoderOutput(log_amplitude, phase, real, imag, audio)
+
+    def forward(self, mel: torch.Tensor) -> VocoderOutput:
+        """Vocode a log-mel ``(B, n_mels, N)`` (or ``(n_mels, N)``); see :class:`VocoderOutput`."""
+        mel = self.check_mel(mel)
+        return self.head(*self.backbone(mel))
+
+    # ---------------------------------------------------------------- features
+    def mel(self, wav: torch.Tensor, sample_rate: int | None = None) -> torch.Tensor:
+        """Input features from audio at ``sample_rate``: ``(T,)``/``(B, T)`` -> ``(B, n_mels, N)``.
+
+        Exactly the official extractor: centred STFT (reflect pad ``n_fft // 2``, periodic Hann of
+        ``win_length``), ``sqrt(re^2 + im^2 + 1e-9)``, Slaney mel filterbank, ``ln(clamp(., 1e-5))``,
+        ``N = 1 + T // hop`` frames. No peak normalisation. ``sample_rate``, if given, is checked
+        against the model's rate (resample first, e.g. with :func:`audiokit.io.load` ``sr=``).
+        """
+        if sample_rate is not None and int(sample_rate) != self.sample_rate:
+            raise ValueError(
+                f"audio at {sample_rate} Hz given to a {self.sample_rate} Hz model; resample it first"
+            )
+        if not isinstance(wav, torch.Tensor):
+            raise ValueError(f"mel() expects a torch.Tensor waveform, got {type(wav).__name__}")
+        if wav.dim() not in (1, 2):
+            raise ValueError(
+                f"mel() expects mono audio (T,) or a batch (B, T), got shape {tuple(wav.shape)}; "
+                "mix stereo down to mono first"
+            )
+        if wav.shape[-1] == 0:
+            raise ValueError("mel() got empty audio")
+        if not wav.is_floating_point():
+            raise ValueError(f"mel() expects float audio in [-1, 1], got dtype {wav.dtype}")
+        if not torch.isfinite(wav).all():
+            raise ValueError("mel() got audio with NaN or Inf samples")
+        if wav.shape[-1] <= self.config.n_fft // 2:
+            raise ValueError(
+                f"audio of {wav.shape[-1]} samples is too short: the centred STFT needs more than "
+                f"{self.config.n_fft // 2} samples ({self.config.n_fft // 2 / self.sample_rate * 1e3:.0f} ms)"
+            )
+        return self.mel_extractor(wav.to(self._param_device()))
+
+    def check_mel(self, mel: torch.Tensor) -> torch.Tensor:
+        """Validate a log-mel input and return it as ``(B, n_mels, N)``."""
+        if not isinstance(mel, torch.Tensor):
+            raise ValueError(f"expected a log-mel tensor (B, {self.n_mels}, N), got {type(mel).__name__}")
+        if mel.dim() == 2:
+            mel = mel.unsqueeze(0)
+        if mel.dim() != 3 or mel.shape[1] != self.n_mels:
+            raise ValueError(f"expected a log-mel of shape (B, {self.n_mels}, N), got {tuple(mel.shape)}")
+        if mel.shape[-1] < 2:
+            raise ValueError(f"need at least 2 mel frames (output length hop * (N - 1)), got {mel.shape[-1]}")
+        if not mel.is_floating_point():
+            raise ValueError(f"log-mel must be a float tensor, got {mel.dtype}")
+        if not torch.isfinite(mel).all():
+            raise ValueError("log-mel contains NaN or Inf values")
+        return mel
+
+    def _param_device(self) -> torch.device:
+        p = next(self.parameters(), None)
+        return p.device if p is not None else torch.device("cpu")
+
+    # ---------------------------------------------------------------- inference
+    @torch.inference_mode()
+    def synthesize(
+        self,
+        mel: torch.Tensor,
+        chunk_frames: int | None = None,
+        context_frames: int | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> torch.Tensor:
+        """Waveform ``(B, hop * (N - 1))`` for a log-mel ``(B, n_mels, N)``, optionally in chunks.
+
+        Args:
+            chunk_frames: vocode ``chunk_frames`` output frames at a time (bounded memory for long
+                inputs). ``None`` runs the whole input at once.
+            context_frames: input frames of context on each side of a chunk; defaults to
+                :attr:`receptive_field`. With that much context the chunked result of a model without
+                global operations (APNet) equals the whole-input result to float rounding; for APNet2
+                the GRN statistics become per-chunk, so chunking changes the output (see the docs).
+            dtype: ``None`` runs the reference network (op for op the official code, bit-identical
+                outputs). ``torch.float32`` runs the inference engine of :mod:`audiokit.vocoders.fast`
+                (same function, faster channels-last layout; differences at float rounding level);
+                ``torch.bfloat16`` runs that engine in bf16 (several times faster on CPUs with AMX or
+                AVX512-BF16), calibrated so that its output stays >= 35 dB SNR from fp32 on bundled
+                speech (see :meth:`fast_backbone`); the phase and the ISTFT run in fp32.
+        """
+        mel = self.check_mel(mel).to(self._param_device())
+        was_training = self.training
+        self.eval()
+        try:
+            net = self.backbone if dtype is None else self.fast_backbone(dtype)
+            n = mel.shape[-1]
+            if chunk_frames is None or chunk_frames >= n:
+                return self._run(net, mel).audio
+            return self._synthesize_chunked(net, mel, chunk_frames, context_frames)
+        finally:
+            self.train(was_training)
+
+    def _run(self, net, mel: torch.Tensor) -> VocoderOutput:
+        return self.head(*net(mel))
+
+    def _synthesize_chunked(
+        self, net, mel: torch.Tensor, chunk_frames: int, context_frames: int | None
+    ) -> torch.Tensor:
+        if chunk_frames < 1:
+            raise ValueError(f"chunk_frames must be positive, got {chunk_frames}")
+        ctx = self.receptive_field if context_frames is None else int(context_frames)
+        if ctx < 0:
+            raise ValueError(f"context_frames must be >= 0, got {context_frames}")
+        cfg = self.config
+        hop, n = cfg.hop_length, mel.shape[-1]
+        # spectral frames needed on each side so that the ISTFT of a chunk is exact in its interior
+        margin = -(-cfg.win_length // (2 * hop)) + 1
+        pieces = []
+        for s in range(0, n - 1, chunk_frames):
+            e = min(s + chunk_frames, n - 1)  # this chunk yields samples [s * hop, e * hop)
+            a, b = max(0, s - margin), min(n, e + margin + 1)  # spectral frames to synthesise
+            lo, hi = max(0, a - ctx), min(n, b + ctx)  # mel frames to feed the network
+            logamp, r, i = net(mel[..., lo:hi])
+            sl = slice(a - lo, b - lo)
+            out = self.head(logamp[..., sl], r[..., sl], i[..., sl])
+            pieces.append(out.audio[..., (s - a) * hop : (e - a) * hop])
+        return torch.cat(pieces, dim=-1)
+
+    def fast_backbone(self, dtype: torch.dtype = torch.float32, min_snr_db: float = 35.0):
+        """The inference engine of :meth:`backbone` in ``dtype`` (see :mod:`audiokit.vocoders.fast`),
+        cached until the weights change. A bf16 engine is calibrated on bundled speech to stay within
+        ``min_snr_db`` of fp32 (blocks that bf16 would degrade more are kept in fp32)."""
+        from audiokit.vocoders.fast import fast_backbone
+
+        return fast_backbone(self, dtype, min_snr_db)
+
+    # ---------------------------------------------------------------- weight norm
+    def fold_weight_norm(self: V) -> V:
+        """Fold weight normalisation into plain weights (for inference; outputs are unchanged)."""
+        fold_weight_norm(self)
+        self._fast_cache.clear()
+        return self
+
+    def apply_weight_norm(self: V) -> V:
+        """Re-parametrise the convolutions with weight norm (for training from folded weights)."""
+        apply_weight_norm(self)
+        self._fast_cache.clear()
+        return self
+
+    @property
+    def weight_normed(self) -> bool:
+        return has_weight_norm(self)
+
+    # ---------------------------------------------------------------- checkpoints
+    @classmethod
+    def _config_for_state_dict(cls, config: VocoderConfig, state_dict: Mapping[str, torch.Tensor]):
+        """The config to build so that the checkpoint's parametrisation (e.g. weight norm) matches."""
+        return config
+
+    @classmethod
+    def _resolve_config(cls, config: VocoderConfig | dict | str | os.PathLike | None) -> VocoderConfig:
+        if config is None:
+            return cls.config_class()
+        if isinstance(config, VocoderConfig):
+            if not isinstance(config, cls.config_class):
+                raise ValueError(
+                    f"{cls.__name__} needs a {cls.config_class.__name__}, got {type(config).__name__}"
+                )
+            return config
+        if isinstance(config, (str, os.PathLike)):
+            import json
+
+            path = Path(config)
+            if not path.exists():
+                raise FileNotFoundError(f"{path}: no such config file")
+            try:
+                config = json.loads(path.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}: invalid JSON ({e})") from None
+        if isinstance(config, dict):
+            # an official config.json (AttrDict keys) or an audiokit config dict
+            official_keys = {"hop_size", "num_mels", "sampling_rate", "win_size"}
+            if official_keys & set(config):
+                return cls.config_class.from_official(config)
+            return cls.config_class.from_dict(config)
+        raise ValueError(f"unsupported config {type(config).__name__}")
+
+    @classmethod
+    def from_official(
+        cls: type[V],
+        source: str | os.PathLike | Mapping[str, Any],
+        config: VocoderConfig | dict | str | os.PathLike | None = None,
+        fold: bool = True,
+    ) -> V:
+        """Load an official generator checkpoint (``{'generator': sd}``, a bare state dict or a path).
+
+        Both parametrisations load key for key: old-style weight norm (``weight_g``/``weight_v``) and
+        folded ``weight``. Missing/unexpected keys and shape mismatches raise ``ValueError`` listing them.
+
+        Args:
+            config: the model configuration (default: the official one); an official ``config.json``
+                path or dict is converted.
+            fold: fold weight norm after loading (identical outputs, faster).
+
+        Returns:
+            The model in ``eval()`` mode on the CPU.
+        """
+        sd = read_state_dict(source)
+        cfg = cls._config_for_state_dict(cls._resolve_config(config), sd)
+        model = cls(cfg)
+        what = f"{cls.__name__} checkpoint" + ("" if isinstance(source, Mapping) else f" {source}")
+        check_state_dict(model.state_dict(), sd, what)
+        model.load_state_dict(sd, strict=True)
+        if fold:
+            model.fold_weight_norm()
+        return model.eval()
+
+    def official_state_dict(self, weight_norm: bool | None = None) -> dict[str, torch.Tensor]:
+        """State dict with the official key names and order.
+
+        ``weight_norm=True`` gives old-style ``weight_g``/``weight_v`` keys (APNet training format),
+        ``False`` folded weights, ``None`` the current parametrisation.
+        """
+        if weight_norm is None or weight_norm == self.weight_normed:
+            return {k: v.detach().clone() for k, v in self.state_dict().items()}
+        import copy
+
+        clone = copy.deepcopy(self)
+        (clone.apply_weight_norm() if weight_norm else clone.fold_weight_norm())
+        return dict(clone.state_dict())
+
+    def save_pretrained(self, out_dir: str | os.PathLike, **extra: Any) -> Path:
+        """Write ``model.safetensors`` (folded fp32 weights) + ``config.json`` into ``out_dir``."""
+        sd = {k: v.float() for k, v in self.official_state_dict(weight_norm=False).items()}
+        return write_pretrained(out_dir, self.model_type, self.config.to_dict(), sd, extra or None)
+
+    @classmethod
+    def from_pretrained(cls: type[V], path: str | os.PathLike) -> V:
+        """Load a folder written by :meth:`save_pretrained` (``eval()`` mode, CPU).
+
+        Called on :class:`SpectralVocoder` itself it builds whichever model the folder holds.
+        """
+        model_type, cfg_dict, sd = read_pretrained(path)
+        target = _registry().get(model_type)
+        if target is None:
+            raise ValueError(f"{path}: unknown model_type {model_type!r}; known: {sorted(_registry())}")
+        if cls is not SpectralVocoder and not issubclass(target, cls):
+            raise ValueError(f"{path} holds a {model_type!r} model, not {cls.model_type!r}")
+        cfg = target.config_class.from_dict(cfg_dict)
+        cfg = target._config_for_state_dict(cfg, sd)
+        model = target(cfg)
+        check_state_dict(model.state_dict(), sd, f"{path}")
+        model.load_state_dict(sd, strict=True)
+        return model.eval()
+
+    def extra_repr(self) -> str:
+        c = self.config
+        return f"sample_rate={c.sample_rate}, n_fft={c.n_fft}, hop={c.hop_length}, win={c.win_length}"
+
+
+def _registry() -> dict[str, type[SpectralVocoder]]:
+    from audiokit.vocoders import MODELS
+
+    return MODELS
+
+
+def replace_config(config: VocoderConfig, **changes: Any) -> VocoderConfig:
+    """``dataclasses.replace`` that keeps the config's class."""
+    return dataclasses.replace(config, **changes)

@@ -1,0 +1,149 @@
+"""Reading official checkpoints and writing/reading audiokit's pretrained format.
+
+Official generator checkpoints (APNet/APNet2/HiFi-GAN ``g_XXXXXXXX`` files) are ``torch.save``'d
+``{'generator': state_dict}`` dicts; a bare state dict and a ``.safetensors`` file are accepted too.
+audiokit's pretrained format is a folder with ``model.safetensors`` (folded fp32 weights) and
+``config.json`` ``{"model_type": ..., "config": {...}}``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = [
+    "WEIGHTS_NAME",
+    "CONFIG_NAME",
+    "read_state_dict",
+    "check_state_dict",
+    "write_pretrained",
+    "read_pretrained",
+]
+
+log = logging.getLogger(__name__)
+
+WEIGHTS_NAME = "model.safetensors"
+CONFIG_NAME = "config.json"
+FORMAT_VERSION = 1
+
+
+def read_state_dict(source: str | os.PathLike | Mapping[str, Any]) -> dict[str, torch.Tensor]:
+    """Generator state dict from a checkpoint path or an already loaded object.
+
+    Accepts ``{'generator': sd}`` (the official ``g_*`` files), a bare state dict, or a
+    ``.safetensors`` file; a uniform ``module.`` prefix (DataParallel/DDP) is stripped.
+    Files are read with ``weights_only=True`` (no code execution).
+    """
+    if isinstance(source, Mapping):
+        obj: Any = source
+    else:
+        path = Path(source)
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no such checkpoint")
+        if path.is_dir():
+            raise ValueError(f"{path}: is a directory; pass the generator file (e.g. g_01000000)")
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            obj = load_file(str(path))
+        else:
+            try:
+                obj = torch.load(str(path), map_location="cpu", weights_only=True)
+            except Exception as e:
+                raise ValueError(
+                    f"{path}: not a readable torch checkpoint ({type(e).__name__}: {e})"
+                ) from None
+    if isinstance(obj, Mapping) and "generator" in obj and isinstance(obj["generator"], Mapping):
+        obj = obj["generator"]
+    if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        keys = list(obj)[:10] if isinstance(obj, Mapping) else type(obj).__name__
+        raise ValueError(f"checkpoint is not a generator state dict (found {keys})")
+    sd = dict(obj)
+    if sd and all(k.startswith("module.") for k in sd):
+        sd = {k[len("module.") :]: v for k, v in sd.items()}
+    return sd
+
+
+def _fmt_keys(keys: list[str], limit: int = 40) -> str:
+    shown = ", ".join(keys[:limit])
+    return shown + (f", ... ({len(keys) - limit} more)" if len(keys) > limit else "")
+
+
+def check_state_dict(
+    expected: Mapping[str, torch.Tensor], given: Mapping[str, torch.Tensor], what: str = "checkpoint"
+) -> None:
+    """Raise ``ValueError`` listing missing keys, unexpected keys and shape mismatches."""
+    missing = [k for k in expected if k not in given]
+    unexpected = [k for k in given if k not in expected]
+    shapes = [
+        f"{k}: checkpoint {tuple(given[k].shape)} vs model {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in given and tuple(given[k].shape) != tuple(v.shape)
+    ]
+    if not (missing or unexpected or shapes):
+        return
+    parts = []
+    if missing:
+        parts.append(f"missing {len(missing)} key(s): {_fmt_keys(missing)}")
+    if unexpected:
+        parts.append(f"unexpected {len(unexpected)} key(s): {_fmt_keys(unexpected)}")
+    if shapes:
+        parts.append(f"{len(shapes)} shape mismatch(es): {_fmt_keys(shapes, 20)}")
+    raise ValueError(f"{what} does not match the model: " + "; ".join(parts))
+
+
+def write_pretrained(
+    out_dir: str | os.PathLike,
+    model_type: str,
+    config: dict[str, Any],
+    state_dict: Mapping[str, torch.Tensor],
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``model.safetensors`` + ``config.json`` into ``out_dir`` (each file atomically)."""
+    from safetensors.torch import save_file
+
+    from audiokit import __version__
+    from audiokit.io import atomic_write
+
+    out = Path(out_dir)
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()}
+    with atomic_write(out / WEIGHTS_NAME) as tmp:
+        save_file(tensors, str(tmp), metadata={"model_type": model_type, "format": "audiokit"})
+    meta = {
+        "model_type": model_type,
+        "format_version": FORMAT_VERSION,
+        "audiokit_version": __version__,
+        "config": config,
+        **(extra or {}),
+    }
+    with atomic_write(out / CONFIG_NAME) as tmp:
+        tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return out
+
+
+def read_pretrained(path: str | os.PathLike) -> tuple[str, dict[str, Any], dict[str, torch.Tensor]]:
+    """Read a pretrained folder (or its ``config.json``/``model.safetensors``):
+    ``(model_type, config_dict, state_dict)``."""
+    from safetensors.torch import load_file
+
+    p = Path(path)
+    if p.is_file() and p.name in (CONFIG_NAME, WEIGHTS_NAME):
+        p = p.parent
+    if not p.exists():
+        raise FileNotFoundError(f"{p}: no such pretrained model folder")
+    cfg_path, w_path = p / CONFIG_NAME, p / WEIGHTS_NAME
+    if not p.is_dir() or not cfg_path.exists() or not w_path.exists():
+        raise ValueError(f"{p}: not an audiokit pretrained folder (needs {CONFIG_NAME} and {WEIGHTS_NAME})")
+    try:
+        meta = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{cfg_path}: invalid JSON ({e})") from None
+    if not isinstance(meta, dict) or "model_type" not in meta or "config" not in meta:
+        raise ValueError(f"{cfg_path}: needs 'model_type' and 'config' entries")
+    return str(meta["model_type"]), dict(meta["config"]), load_file(str(w_path))
