@@ -76,7 +76,8 @@ def _a_weighting_db(sample_rate: int, n_fft: int) -> np.ndarray:
     import librosa
 
     freqs = librosa.fft_frequencies(sr=sample_rate, n_fft=n_fft)
-    return librosa.A_weighting(freqs).astype(np.float64)  # floored at -80 dB (librosa's min_db)
+    with np.errstate(divide="ignore"):  # 0 Hz: -inf before librosa's -80 dB floor
+        return librosa.A_weighting(freqs).astype(np.float64)  # floored at -80 dB (librosa's min_db)
 
 
 def a_weighting(sample_rate: int, n_fft: int, dtype=torch.float32, device=None) -> torch.Tensor:

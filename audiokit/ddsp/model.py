@@ -31,12 +31,30 @@ from audiokit.ddsp.features import LEGACY_LD_RANGE, extract_features
 from audiokit.ddsp.processors import Add, ProcessorGroup
 from audiokit.ddsp.synths import FilteredNoise, Harmonic
 
-__all__ = ["DecoderConfig", "ZEncoderConfig", "DDSPConfig", "DDSPAutoencoder"]
+__all__ = ["DecoderConfig", "ZEncoderConfig", "DDSPConfig", "DDSPAutoencoder", "resolve_pretrained"]
 
 log = logging.getLogger(__name__)
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
+
+
+def resolve_pretrained(name_or_path: str | Path) -> Path:
+    """A model directory: an existing path, else ``$AUDIOKIT_PRETRAINED/<name>``, else the repository's
+    ``pretrained/<name>`` (e.g. ``"ddsp_tiny"``)."""
+    import os
+
+    p = Path(name_or_path)
+    if p.is_dir():
+        return p
+    candidates = []
+    if os.environ.get("AUDIOKIT_PRETRAINED"):
+        candidates.append(Path(os.environ["AUDIOKIT_PRETRAINED"]) / str(name_or_path))
+    candidates.append(Path(__file__).resolve().parents[2] / "pretrained" / str(name_or_path))
+    for c in candidates:
+        if c.is_dir():
+            return c
+    raise FileNotFoundError(f"{name_or_path}: no such model directory (looked in {[str(c) for c in [p, *candidates]]})")
 
 
 def _from_dict(cls, data: dict[str, Any], prefix: str = ""):
@@ -275,9 +293,7 @@ class DDSPAutoencoder(nn.Module):
         from safetensors import SafetensorError
         from safetensors.torch import load_file
 
-        d = Path(directory)
-        if not d.is_dir():
-            raise FileNotFoundError(f"{d}: no such model directory")
+        d = resolve_pretrained(directory)
         for name in (CONFIG_NAME, WEIGHTS_NAME):
             if not (d / name).is_file():
                 raise FileNotFoundError(f"{d / name}: missing (a DDSP model directory has {CONFIG_NAME} and {WEIGHTS_NAME})")
