@@ -16,7 +16,14 @@ from audiokit.ddsp.filters import frequency_filter
 from audiokit.ddsp.oscillators import harmonic_synthesis, normalize_harmonics
 from audiokit.ddsp.synths import uniform_noise
 
-__all__ = ["harmonic", "filtered_noise", "synthesize", "loudness_to_amplitude", "default_harmonic_distribution"]
+__all__ = [
+    "harmonic",
+    "filtered_noise",
+    "synthesize",
+    "loudness_to_amplitude",
+    "default_harmonic_distribution",
+    "notes_to_controls",
+]
 
 #: ``10 log10(3 N^2 / 32 / (N / 2 + 1))`` for N = 512: the current-definition loudness (dB) of a
 #: unit-amplitude sinusoid whose A-weighting is 0 dB (periodic Hann, one-sided power mean).
@@ -146,3 +153,51 @@ def synthesize(
         noise = uniform_noise(b, n_samples, generator, audio.device, audio.dtype)
         audio = audio + frequency_filter(noise, mags.to(audio.dtype), 0, "same")
     return audio[0] if squeeze else audio
+
+
+def notes_to_controls(
+    f0_hz: list[float],
+    durations: list[float],
+    loudness_db: list[float],
+    frame_rate: int = 250,
+    glide_ms: float = 30.0,
+    attack_ms: float = 30.0,
+    release_ms: float = 80.0,
+    vibrato_cents: float = 0.0,
+    vibrato_hz: float = 5.5,
+    floor_db: float = -80.0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Frame-rate ``(f0_hz, loudness_db)`` curves ``(F,)`` for a sequence of notes.
+
+    Each note holds its pitch (reached by a ``glide_ms`` portamento from the previous one, with
+    optional vibrato) and its loudness (a linear-in-dB attack from ``floor_db`` and a release back
+    to it at the end of the note).
+    """
+    if not (len(f0_hz) == len(durations) == len(loudness_db)) or not f0_hz:
+        raise ValueError("f0_hz, durations and loudness_db need one value per note (at least one note)")
+    if any(f <= 0 for f in f0_hz) or any(d <= 0 for d in durations):
+        raise ValueError("note frequencies and durations must be positive")
+    f0_frames, ld_frames = [], []
+    prev = float(f0_hz[0])
+    for f, d, ld in zip(f0_hz, durations, loudness_db):
+        n = max(1, int(round(d * frame_rate)))
+        midi = torch.full((n,), 12.0 * math.log2(f / 440.0) + 69.0, dtype=torch.float64)
+        g = min(n, int(round(glide_ms * frame_rate / 1000)))
+        if g:
+            start = 12.0 * math.log2(prev / 440.0) + 69.0
+            midi[:g] = torch.linspace(start, float(midi[0]), g + 1, dtype=torch.float64)[:-1]
+        env = torch.full((n,), float(ld), dtype=torch.float64)
+        a = min(n, max(1, int(round(attack_ms * frame_rate / 1000))))
+        r = min(n - a, max(1, int(round(release_ms * frame_rate / 1000))))
+        env[:a] = torch.linspace(floor_db, float(ld), a + 1, dtype=torch.float64)[1:]
+        if r > 0:
+            env[n - r :] = torch.linspace(float(ld), floor_db, r, dtype=torch.float64)
+        f0_frames.append(midi)
+        ld_frames.append(env)
+        prev = float(f)
+    midi = torch.cat(f0_frames)
+    if vibrato_cents:
+        t = torch.arange(midi.numel(), dtype=torch.float64) / frame_rate
+        midi = midi + vibrato_cents / 100.0 * torch.sin(2 * math.pi * vibrato_hz * t)
+    f0 = 440.0 * 2.0 ** ((midi - 69.0) / 12.0)
+    return f0.float(), torch.cat(ld_frames).float()
