@@ -17,7 +17,14 @@ Modules: :mod:`~audiokit.ddsp.core` (scaling, resampling), :mod:`~audiokit.ddsp.
 :mod:`~audiokit.ddsp.synthetic` (the synthetic-instrument data set).
 """
 
-from audiokit.ddsp.api import default_harmonic_distribution, filtered_noise, harmonic, loudness_to_amplitude, synthesize
+from audiokit.ddsp.api import (
+    default_harmonic_distribution,
+    filtered_noise,
+    harmonic,
+    loudness_to_amplitude,
+    notes_to_controls,
+    synthesize,
+)
 from audiokit.ddsp.core import exp_sigmoid, hz_to_midi, midi_to_hz, resample, upsample_with_windows
 from audiokit.ddsp.effects import ExpDecayReverb, FilteredNoiseReverb, FIRFilter, ModDelay, Reverb
 from audiokit.ddsp.features import compute_loudness, compute_loudness_legacy, compute_power, extract_features
@@ -68,6 +75,7 @@ __all__ = [
     "loudness_to_amplitude",
     "midi_to_hz",
     "normalize_harmonics",
+    "notes_to_controls",
     "oscillator_bank",
     "resample",
     "sinc_filter",

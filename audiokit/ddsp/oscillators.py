@@ -181,75 +181,93 @@ def harmonic_phase(phase: torch.Tensor, harmonic: float | torch.Tensor) -> torch
 
 
 # The harmonic bank kernel ----------------------------------------------------------------------------
-def _block_sines(
-    phase: torch.Tensor,
-    omega: torch.Tensor,
-    ratios: torch.Tensor,
-    freq: torch.Tensor | None,
-    nyquist: float,
-    want_cos: bool,
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """``sin`` (and ``cos``) of ``omega * phase`` for a block ``(C, hop)`` -> ``(C, hop, K)``, with
-    oscillators at or above Nyquist zeroed where ``freq`` (the fundamental, ``(C, hop)``) is given."""
-    arg = phase.unsqueeze(-1) * omega
-    sin = torch.sin(arg)
-    cos = torch.cos(arg) if want_cos else None
-    if freq is not None:
-        above = freq.unsqueeze(-1) * ratios >= nyquist
-        sin = sin.masked_fill_(above, 0.0)
-        if cos is not None:
-            cos = cos.masked_fill_(above, 0.0)
-    return sin, cos
+def _chunk_plan(
+    n: int, chunk: int, ratios: torch.Tensor, seg_fmax: torch.Tensor | None, nyquist: float
+) -> list[tuple[int, int, int]]:
+    """``(start, end, first column to mask)`` per block of segments; the column is ``K`` when no
+    oscillator of the block can reach Nyquist (``ratios`` ascending)."""
+    k = ratios.numel()
+    starts = list(range(0, n, chunk))
+    if seg_fmax is None:
+        return [(s, min(n, s + chunk), k) for s in starts]
+    pad = (-n) % chunk
+    fmax = torch.nn.functional.pad(seg_fmax, (0, pad)).reshape(-1, chunk).amax(1)
+    # the smallest column k with ratio_k * fmax >= nyquist
+    first = torch.searchsorted(ratios.contiguous(), (nyquist / fmax.clamp(min=1e-30)).contiguous(), right=False)
+    return [(s, min(n, s + chunk), int(c)) for s, c in zip(starts, first.tolist())]
+
+
+def _mask_rows(block: torch.Tensor, freq: torch.Tensor, ratios: torch.Tensor, first: int, nyquist: float) -> None:
+    """Zero ``block[:, first:]`` of a ``(C, K, hop)`` block where ``ratio * freq >= nyquist``, in place."""
+    if first < ratios.numel():
+        tail = block[:, first:]
+        tail.masked_fill_(ratios[first:, None] * freq[:, None, :] >= nyquist, 0.0)
+
+
+def _sines(phase: torch.Tensor, omega: torch.Tensor, out: torch.Tensor, fn=torch.sin) -> torch.Tensor:
+    """``fn(omega_k * phase[n])`` of a block of segments ``(C, hop)`` into ``out`` ``(C, K, hop)``."""
+    torch.mul(omega[:, None], phase[:, None, :], out=out)
+    return fn(out, out=out)
 
 
 class _HarmonicBank(torch.autograd.Function):
     """``y[n] = sum_k (w0 A_k[j] + (1 - w0) A_k[j + 1]) sin(omega_k phi[n])`` over segments.
 
-    Inputs: ``phase`` ``(N, hop)`` float32 cycles, ``amp_pairs`` ``(N, K, 2)`` (left/right frame
-    amplitudes of each segment), ``omega`` ``(K,)`` = ``2 pi k``, ``ratios`` ``(K,)`` = ``k``, ``w0``
-    ``(hop,)``, ``freq`` ``(N, hop)`` fundamental in Hz or ``None``, ``mask_segments`` ``(N,)`` bool
-    (segments that need the Nyquist mask), ``nyquist``. Output ``(N, hop)``.
+    Inputs: ``phase`` ``(N, hop)`` float32 cycles, ``amp_pairs`` ``(N, 2, K)`` (left/right frame
+    amplitudes of each segment), ``omega`` ``(K,)`` = ``2 pi k``, ``ratios`` ``(K,)`` = ``k``
+    (ascending), ``w0`` ``(hop,)``, ``freq`` ``(N, hop)`` fundamental in Hz or ``None``, ``seg_fmax``
+    ``(N,)`` the largest fundamental of each segment (or ``None``: nothing reaches Nyquist),
+    ``nyquist``. Output ``(N, hop)``. Blocks are laid out ``(segments, K, hop)`` so that the sample
+    axis is contiguous and the contraction over ``K`` is a ``(2, K) @ (K, hop)`` product.
     """
 
     @staticmethod
-    def forward(ctx, phase, amp_pairs, omega, ratios, w0, freq, mask_segments, nyquist):  # noqa: D401
+    def forward(ctx, phase, amp_pairs, omega, ratios, w0, freq, seg_fmax, nyquist):  # noqa: D401
         n, hop = phase.shape
         k = omega.shape[0]
         chunk = max(1, _BLOCK_ELEMENTS // max(1, hop * k))
+        plan = _chunk_plan(n, chunk, ratios, seg_fmax, nyquist)
         out = phase.new_empty(n, hop)
-        w1 = 1.0 - w0
-        for s in range(0, n, chunk):
-            e = min(n, s + chunk)
-            f = freq[s:e] if freq is not None and bool(mask_segments[s:e].any()) else None
-            sin, _ = _block_sines(phase[s:e], omega, ratios, f, nyquist, False)
-            p = torch.bmm(sin, amp_pairs[s:e])  # (C, hop, 2)
-            torch.addcmul(p[..., 1] * w1, p[..., 0], w0, out=out[s:e])
-        ctx.save_for_backward(phase, amp_pairs, omega, ratios, w0, freq, mask_segments)
-        ctx.nyquist = nyquist
-        ctx.chunk = chunk
+        buf = phase.new_empty(min(chunk, n), k, hop)
+        pbuf = phase.new_empty(min(chunk, n), 2, hop)
+        for s, e, first in plan:
+            blk = _sines(phase[s:e], omega, buf[: e - s])
+            if freq is not None:
+                _mask_rows(blk, freq[s:e], ratios, first, nyquist)
+            p = torch.bmm(amp_pairs[s:e], blk, out=pbuf[: e - s])
+            torch.lerp(p[:, 1], p[:, 0], w0, out=out[s:e])
+        ctx.save_for_backward(phase, amp_pairs, omega, ratios, w0, freq)
+        ctx.plan, ctx.nyquist = plan, nyquist
         return out
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
-        phase, amp_pairs, omega, ratios, w0, freq, mask_segments = ctx.saved_tensors
+        phase, amp_pairs, omega, ratios, w0, freq = ctx.saved_tensors
         n, hop = phase.shape
         need_phase, need_amp = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        d_phase = torch.zeros_like(phase) if need_phase else None
-        d_amp = torch.zeros_like(amp_pairs) if need_amp else None
-        w1 = 1.0 - w0
+        d_phase = torch.empty_like(phase) if need_phase else None
+        d_amp = torch.empty_like(amp_pairs) if need_amp else None
         grad = grad.contiguous()
-        g_pairs = torch.stack([grad * w0, grad * w1], dim=-1)  # (N, hop, 2)
-        amp_omega = amp_pairs * omega[None, :, None] if need_phase else None
-        for s in range(0, n, ctx.chunk):
-            e = min(n, s + ctx.chunk)
-            f = freq[s:e] if freq is not None and bool(mask_segments[s:e].any()) else None
-            sin, cos = _block_sines(phase[s:e], omega, ratios, f, ctx.nyquist, need_phase)
+        g_pairs = torch.stack([grad * w0, grad * (1.0 - w0)], dim=1)  # (N, 2, hop)
+        amp_omega = amp_pairs * omega if need_phase else None
+        size = max(e - s for s, e, _ in ctx.plan)
+        buf = phase.new_empty(size, omega.shape[0], hop)
+        qbuf = phase.new_empty(size, 2, hop)
+        for s, e, first in ctx.plan:
+            f = freq[s:e] if freq is not None else None
             if need_amp:
-                torch.bmm(sin.transpose(1, 2), g_pairs[s:e], out=d_amp[s:e])
+                blk = _sines(phase[s:e], omega, buf[: e - s])
+                if f is not None:
+                    _mask_rows(blk, f, ratios, first, ctx.nyquist)
+                torch.bmm(g_pairs[s:e], blk.transpose(1, 2), out=d_amp[s:e])
             if need_phase:
-                q = torch.bmm(cos, amp_omega[s:e])  # (C, hop, 2)
-                d_phase[s:e] = (q[..., 0] * w0 + q[..., 1] * w1) * grad[s:e]
+                blk = _sines(phase[s:e], omega, buf[: e - s], torch.cos)
+                if f is not None:
+                    _mask_rows(blk, f, ratios, first, ctx.nyquist)
+                q = torch.bmm(amp_omega[s:e], blk, out=qbuf[: e - s])
+                torch.lerp(q[:, 1], q[:, 0], w0, out=d_phase[s:e])
+                d_phase[s:e] *= grad[s:e]
         return d_phase, d_amp, None, None, None, None, None, None
 
 
@@ -287,11 +305,9 @@ def harmonic_segments(
     phase64, final = segment_phase(f0_ext[..., None], hop, sample_rate, initial_phase, dtype=torch.float64)
     n_seg = b * (s1 - 1)
     # Harmonics that are at or above Nyquist at every boundary are silent everywhere (the frequency is
-    # linear in between): leave them out. With no gradient needed, also drop all-zero amplitudes.
+    # linear in between), and have no gradient either: leave them out.
     f_abs_max = torch.maximum(f0_ext[:, :-1], f0_ext[:, 1:]).detach()
-    audible = (f0_ext.detach()[..., None] * ratios < nyquist).flatten(0, 1).any(0)
-    if not amp_ext.requires_grad:
-        audible &= (amp_ext != 0).flatten(0, 1).any(0)
+    audible = ratios * f0_ext.detach().min().to(ratios.dtype) < nyquist  # below Nyquist somewhere
     idx = audible.nonzero()[:, 0]
     if idx.numel() == 0:
         zeros = amp_ext.sum() * 0.0 + f0_ext.sum() * 0.0  # keep the graph connected
@@ -299,17 +315,18 @@ def harmonic_segments(
     if idx.numel() < k_all:
         amp_ext, ratios = amp_ext.index_select(-1, idx), ratios.index_select(0, idx)
     amp_ext = amp_ext.to(dtype)
-    amp_pairs = torch.stack([amp_ext[:, :-1], amp_ext[:, 1:]], dim=-1).reshape(n_seg, -1, 2)
+    amp_pairs = torch.stack([amp_ext[:, :-1], amp_ext[:, 1:]], dim=2).reshape(n_seg, 2, -1)
     omega = (ratios.to(torch.float64) * _TWO_PI).to(dtype)
-    mask_segments = (f_abs_max * ratios.max().detach() >= nyquist).reshape(n_seg)
-    freq = None
-    if bool(mask_segments.any()):
+    seg_fmax = f_abs_max.reshape(n_seg).to(dtype)
+    freq, reach = None, None
+    if bool((seg_fmax * ratios.max().detach() >= nyquist).any()):
         w_lin = segment_weights(hop, "linear", dtype, amp_ext.device)
         fl, fr = f0_ext[:, :-1].detach().to(dtype), f0_ext[:, 1:].detach().to(dtype)
         freq = (fr[..., None] + (fl - fr)[..., None] * w_lin).reshape(n_seg, hop)
+        reach = seg_fmax
     w0 = segment_weights(hop, amp_resample_method, dtype, amp_ext.device)
     phase = phase64.to(dtype).reshape(n_seg, hop)
-    y = _HarmonicBank.apply(phase, amp_pairs, omega, ratios.to(dtype), w0, freq, mask_segments, nyquist)
+    y = _HarmonicBank.apply(phase, amp_pairs, omega, ratios.to(dtype), w0, freq, reach, nyquist)
     return y.reshape(b, -1), final[:, 0]
 
 

@@ -83,9 +83,11 @@ def random_phrase(
     ld = np.full(n, -80.0)
     t = 0
     midi = rng.uniform(*instrument.midi_range)
+    prev_rest = True  # a phrase starts with a note; rests never follow each other
     while t < n:
         dur = int(rng.uniform(0.25, 1.0) * fr)
-        rest = rng.random() < 0.15
+        rest = rng.random() < 0.15 and not prev_rest
+        prev_rest = rest
         target = float(np.clip(midi + rng.normal(0.0, 4.0), *instrument.midi_range))
         glide = min(dur, int(0.04 * fr))
         seg = np.full(dur, target)
