@@ -1,0 +1,195 @@
+"""Anti-wrapping phase losses of APNet, APNet2 and AP-BWE.
+
+Three terms compare a target phase spectrum ``phi`` with a predicted one ``phi_hat`` (both
+``(..., F, N)``, frequency on dim -2, frames on dim -1):
+
+* instantaneous phase (IP): ``mean f(phi - phi_hat)``;
+* group delay (GD): ``mean f(D_f(phi) - D_f(phi_hat))``, ``D_f`` a difference along frequency;
+* phase time difference (PTD, AP-BWE's "instantaneous angular frequency", IAF):
+  ``mean f(D_t(phi) - D_t(phi_hat))``, ``D_t`` a difference along time.
+
+Two anti-wrapping functions ``f`` are published:
+
+* ``form="cos"`` (APNet): ``f(x) = -cos(x)``, in ``[-1, 1]``; minimum -1 at ``x = 2 pi k``;
+* ``form="abs"`` (APNet2, AP-BWE): ``f(x) = |x - 2 pi round(x / 2 pi)|``, in ``[0, pi]``; 0 at
+  ``x = 2 pi k``, maximum ``pi`` at ``x = pi + 2 pi k``.
+
+And two difference operators:
+
+* ``boundary="zero"`` (APNet, APNet2): ``D(phi)[k] = phi[k-1] - phi[k]`` with ``phi[-1] := 0``,
+  same length as ``phi`` (the official code multiplies by a matrix with -1 on the diagonal and +1 on
+  the super-diagonal), so the first bin/frame contributes ``-phi[0]``;
+* ``boundary="none"`` (AP-BWE): ``torch.diff``, ``D(phi)[k] = phi[k+1] - phi[k]``, one element shorter.
+
+=========  ========  ==========
+paper      form      boundary
+=========  ========  ==========
+APNet      ``cos``   ``zero``
+APNet2     ``abs``   ``zero``
+AP-BWE     ``abs``   ``none``
+=========  ========  ==========
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal, NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "PHASE_LOSS_STYLES",
+    "PhaseLossTerms",
+    "PhaseLoss",
+    "anti_wrapping",
+    "phase_difference",
+    "instantaneous_phase_loss",
+    "group_delay_loss",
+    "phase_time_difference_loss",
+    "phase_losses",
+]
+
+Form = Literal["cos", "abs"]
+Boundary = Literal["zero", "none"]
+
+#: ``(form, boundary)`` of each paper's official code.
+PHASE_LOSS_STYLES: dict[str, tuple[Form, Boundary]] = {
+    "apnet": ("cos", "zero"),
+    "apnet2": ("abs", "zero"),
+    "ap_bwe": ("abs", "none"),
+}
+
+
+def anti_wrapping(x: torch.Tensor, form: Form = "abs") -> torch.Tensor:
+    """Elementwise anti-wrapping function: ``|x - 2 pi round(x / 2 pi)|`` (``"abs"``) or ``-cos(x)``
+    (``"cos"``). Both are ``2 pi``-periodic and even. ``round`` is half-to-even as ``torch.round``."""
+    if form == "abs":
+        # Same op order as the official anti_wrapping_function (bit-identical results).
+        return torch.abs(x - torch.round(x / (2 * math.pi)) * 2 * math.pi)
+    if form == "cos":
+        return -torch.cos(x)
+    raise ValueError(f"unknown anti-wrapping form {form!r}; use 'abs' or 'cos'")
+
+
+def phase_difference(phase: torch.Tensor, dim: int, boundary: Boundary = "zero") -> torch.Tensor:
+    """Difference of neighbouring phases along ``dim``.
+
+    ``boundary="zero"``: ``phi[k-1] - phi[k]`` with ``phi[-1] := 0`` (same shape);
+    ``boundary="none"``: ``phi[k+1] - phi[k]`` (``torch.diff``; ``dim`` one shorter).
+    """
+    if boundary == "none":
+        return torch.diff(phase, dim=dim)
+    if boundary == "zero":
+        dim = dim % phase.dim()
+        pad = [0, 0] * (phase.dim() - 1 - dim) + [1, 0]
+        prev = F.pad(phase, pad).narrow(dim, 0, phase.shape[dim])
+        return prev - phase
+    raise ValueError(f"unknown boundary {boundary!r}; use 'zero' or 'none'")
+
+
+def _check(target: torch.Tensor, pred: torch.Tensor) -> None:
+    if target.shape != pred.shape:
+        raise ValueError(f"phase shapes differ: target {tuple(target.shape)} vs pred {tuple(pred.shape)}")
+    if target.dim() < 2:
+        raise ValueError(f"phase spectra must be (..., F, N), got {tuple(target.shape)}")
+
+
+def instantaneous_phase_loss(target: torch.Tensor, pred: torch.Tensor, form: Form = "abs") -> torch.Tensor:
+    """``mean f(phi - phi_hat)`` over all elements of ``(..., F, N)`` phases."""
+    _check(target, pred)
+    return torch.mean(anti_wrapping(target - pred, form))
+
+
+def group_delay_loss(
+    target: torch.Tensor, pred: torch.Tensor, form: Form = "abs", boundary: Boundary = "none"
+) -> torch.Tensor:
+    """``mean f(D_f(phi) - D_f(phi_hat))``, differences along frequency (dim -2) of ``(..., F, N)``."""
+    _check(target, pred)
+    if boundary == "zero":
+        # The official code differences the (..., N, F) transposed layout; reducing in that memory
+        # order keeps the result bit-identical to it.
+        target, pred = target.transpose(-1, -2).contiguous(), pred.transpose(-1, -2).contiguous()
+        dim = -1
+    else:
+        dim = -2
+    return torch.mean(
+        anti_wrapping(phase_difference(target, dim, boundary) - phase_difference(pred, dim, boundary), form)
+    )
+
+
+def phase_time_difference_loss(
+    target: torch.Tensor, pred: torch.Tensor, form: Form = "abs", boundary: Boundary = "none"
+) -> torch.Tensor:
+    """``mean f(D_t(phi) - D_t(phi_hat))``, differences along time (dim -1) of ``(..., F, N)``.
+
+    Called phase time difference (PTD) in APNet and instantaneous angular frequency (IAF) in AP-BWE.
+    """
+    _check(target, pred)
+    return torch.mean(
+        anti_wrapping(phase_difference(target, -1, boundary) - phase_difference(pred, -1, boundary), form)
+    )
+
+
+class PhaseLossTerms(NamedTuple):
+    """The three phase losses (scalars); ``total`` is their sum (the papers' ``L_P``)."""
+
+    ip: torch.Tensor
+    gd: torch.Tensor
+    ptd: torch.Tensor
+
+    @property
+    def total(self) -> torch.Tensor:
+        return self.ip + self.gd + self.ptd
+
+
+def phase_losses(
+    target: torch.Tensor, pred: torch.Tensor, form: Form = "abs", boundary: Boundary = "none"
+) -> PhaseLossTerms:
+    """IP, GD and PTD losses of phase spectra ``(..., F, N)`` (see the module docstring).
+
+    Example:
+        >>> phi = torch.rand(1, 5, 4) * 6 - 3
+        >>> phase_losses(phi, phi + 2 * math.pi).total.item()  # a 2 pi error costs nothing
+        0.0
+    """
+    return PhaseLossTerms(
+        instantaneous_phase_loss(target, pred, form),
+        group_delay_loss(target, pred, form, boundary),
+        phase_time_difference_loss(target, pred, form, boundary),
+    )
+
+
+class PhaseLoss(nn.Module):
+    """Module form of :func:`phase_losses`.
+
+    Args:
+        style: ``"apnet"``, ``"apnet2"`` or ``"ap_bwe"`` (sets ``form`` and ``boundary`` as the
+            official code, see :data:`PHASE_LOSS_STYLES`), or ``None`` to give both explicitly.
+        form: ``"cos"`` or ``"abs"`` (overrides the style).
+        boundary: ``"zero"`` or ``"none"`` (overrides the style).
+
+    Shape:
+        ``(target (..., F, N), pred (..., F, N))`` -> :class:`PhaseLossTerms` of scalars.
+    """
+
+    def __init__(
+        self, style: str | None = "ap_bwe", form: Form | None = None, boundary: Boundary | None = None
+    ):
+        super().__init__()
+        if style is not None and style not in PHASE_LOSS_STYLES:
+            raise ValueError(f"unknown phase loss style {style!r}; use one of {sorted(PHASE_LOSS_STYLES)}")
+        base_form, base_boundary = PHASE_LOSS_STYLES[style] if style is not None else (None, None)
+        self.form: Form = form or base_form  # type: ignore[assignment]
+        self.boundary: Boundary = boundary or base_boundary  # type: ignore[assignment]
+        if self.form not in ("cos", "abs") or self.boundary not in ("zero", "none"):
+            raise ValueError(
+                f"need form in ('cos', 'abs') and boundary in ('zero', 'none'), got {form!r}, {boundary!r}"
+            )
+
+    def forward(self, target: torch.Tensor, pred: torch.Tensor) -> PhaseLossTerms:
+        return phase_losses(target, pred, self.form, self.boundary)
+
+    def extra_repr(self) -> str:
+        return f"form={self.form!r}, boundary={self.boundary!r}"
