@@ -76,6 +76,22 @@ def file_f0(
     return f0, conf
 
 
+def _resolve_extractor(extractor: str | F0Extractor) -> str | F0Extractor:
+    """``"pyin"``, a callable, or ``"package.module:function"`` imported here."""
+    if callable(extractor) or extractor == "pyin":
+        return extractor
+    import importlib
+
+    mod, _, name = str(extractor).partition(":")
+    try:
+        fn = getattr(importlib.import_module(mod), name)
+    except (ImportError, AttributeError, ValueError) as e:
+        raise ValueError(f"f0 extractor {extractor!r}: cannot import ({e}); use 'pyin' or 'package.module:function'") from None
+    if not callable(fn):
+        raise ValueError(f"f0 extractor {extractor!r} is not callable")
+    return fn
+
+
 class DDSPExamples(torch.utils.data.Dataset):
     """``{"audio": (T,), "f0_hz": (F,), "f0_confidence": (F,)}`` windows of a folder of mono audio.
 
@@ -85,7 +101,12 @@ class DDSPExamples(torch.utils.data.Dataset):
         example_seconds, hop_seconds: window length and step; a file shorter than one window gives
             one window padded with silence (if it is at least ``min_seconds`` long).
         cache_dir: where extracted f0 is cached (default ``<root>/.ddsp_cache``).
-        f0_extractor, f0_min, f0_max: the pitch tracker for files without ``.npz`` ground truth.
+        f0_extractor, f0_min, f0_max: the pitch tracker for files without ``.npz`` ground truth; a
+            callable, ``"pyin"`` or an import path ``"package.module:function"``.
+        split: ``"all"``, ``"train"`` or ``"val"``. Every file is cut into ``chunk_seconds`` chunks
+            (the last one may be shorter) and every ``val_every``-th chunk (counting over the whole
+            folder) is held out for validation, as magenta's train/eval split of 20 s chunks; windows
+            never cross a chunk boundary.
     """
 
     def __init__(
@@ -101,10 +122,16 @@ class DDSPExamples(torch.utils.data.Dataset):
         f0_max: float = 2000.0,
         files: list[str | Path] | None = None,
         min_seconds: float = 0.5,
+        split: str = "all",
+        val_every: int = 20,
+        chunk_seconds: float = 20.0,
     ):
         from audiokit.batch import find_audio
         from audiokit.io import load
 
+        if split not in ("all", "train", "val"):
+            raise ValueError(f"split must be 'all', 'train' or 'val', got {split!r}")
+        f0_extractor = _resolve_extractor(f0_extractor)
         if files is None:
             if root is None:
                 raise ValueError("DDSPExamples needs a root folder or a list of files")
@@ -114,6 +141,8 @@ class DDSPExamples(torch.utils.data.Dataset):
         self.frames_per_example = int(round(example_seconds * frame_rate))
         self.samples_per_example = self.frames_per_example * self.hop
         hop_frames = max(1, int(round(hop_seconds * frame_rate)))
+        chunk_frames = max(self.frames_per_example, int(round(chunk_seconds * frame_rate)))
+        chunk_index = 0
         cache = Path(cache_dir) if cache_dir is not None else (Path(root) / ".ddsp_cache" if root is not None else None)
         self.audio: list[np.ndarray] = []
         self.f0: list[np.ndarray] = []
@@ -136,8 +165,16 @@ class DDSPExamples(torch.utils.data.Dataset):
             self.audio.append(x[: n_frames * self.hop].astype(np.float32))
             self.f0.append(f0[:n_frames].astype(np.float32))
             self.conf.append(conf[:n_frames].astype(np.float32))
-            starts = list(range(0, max(1, n_frames - self.frames_per_example + 1), hop_frames))
-            self.index.extend((fi, s) for s in starts)
+            for c0 in range(0, n_frames, chunk_frames):
+                held_out = chunk_index % val_every == val_every - 1
+                chunk_index += 1
+                if (split == "train" and held_out) or (split == "val" and not held_out):
+                    continue
+                c1 = min(n_frames, c0 + chunk_frames)
+                if c1 - c0 < self.frames_per_example and c0 > 0:
+                    continue  # a short tail chunk (the file's first chunk is kept, padded)
+                last = max(c0, c1 - self.frames_per_example)
+                self.index.extend((fi, s) for s in range(c0, last + 1, hop_frames))
         if not self.index:
             raise ValueError(f"no usable audio in {root if root is not None else 'the file list'} ({len(self.skipped)} skipped)")
 

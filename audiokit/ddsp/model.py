@@ -57,20 +57,6 @@ def resolve_pretrained(name_or_path: str | Path) -> Path:
     raise FileNotFoundError(f"{name_or_path}: no such model directory (looked in {[str(c) for c in [p, *candidates]]})")
 
 
-def _from_dict(cls, data: dict[str, Any], prefix: str = ""):
-    """Strict dataclass construction: unknown keys raise ``ValueError`` naming the dotted key."""
-    if not isinstance(data, dict):
-        raise ValueError(f"{prefix or 'config'}: expected a mapping, got {type(data).__name__}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    kwargs = {}
-    for key, value in data.items():
-        if key not in fields:
-            raise ValueError(f"unknown config key {prefix + key!r}")
-        sub = {"decoder": DecoderConfig, "z_encoder": ZEncoderConfig}.get(key) if cls is DDSPConfig else None
-        kwargs[key] = _from_dict(sub, value, f"{prefix}{key}.") if sub is not None and value is not None else value
-    return cls(**kwargs)
-
-
 @dataclass
 class DecoderConfig:
     """RnnFcDecoder sizes (magenta's solo_instrument defaults)."""
@@ -98,9 +84,8 @@ class DDSPConfig:
     """Everything needed to rebuild a DDSP autoencoder (stored as ``config.json``).
 
     ``loudness`` names the loudness definition the model was trained on (``"current"`` or
-    ``"legacy"``); ``f0_min``/``f0_max`` bound the pYIN search; ``loudness_mean_db``/``f0_mean_midi``
-    (statistics of the training data, voiced frames) let timbre transfer move a new input into the
-    model's range.
+    ``"legacy"``); ``f0_min``/``f0_max`` bound the pYIN search. (Statistics of the training data used
+    by timbre transfer live in the weights, see :meth:`DDSPAutoencoder.set_data_statistics`.)
     """
 
     sample_rate: int = 16000
@@ -117,8 +102,6 @@ class DDSPConfig:
     loudness: str = "current"
     f0_min: float = 50.0
     f0_max: float = 2000.0
-    loudness_mean_db: float | None = None
-    f0_mean_midi: float | None = None
 
     def __post_init__(self) -> None:
         if self.sample_rate % self.frame_rate:
@@ -143,7 +126,10 @@ class DDSPConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DDSPConfig:
-        return _from_dict(cls, data)
+        """Strict: unknown keys and wrong types raise ``ValueError`` naming the dotted key."""
+        from audiokit.train.config import from_dict
+
+        return from_dict(cls, data)
 
 
 class DDSPAutoencoder(nn.Module):
@@ -186,6 +172,17 @@ class DDSPAutoencoder(nn.Module):
         if config.reverb:
             dag.append((Reverb(trainable=True, reverb_length=config.reverb_length), ["add/signal"]))
         self.processor_group = ProcessorGroup(dag)
+        # [mean voiced loudness (dB), mean voiced f0 (MIDI)] of the training data; NaN: unknown
+        self.register_buffer("data_statistics", torch.full((2,), float("nan")))
+
+    def set_data_statistics(self, loudness_mean_db: float, f0_mean_midi: float) -> None:
+        """Store training-data statistics (kept in the weights) for timbre transfer's auto-adjust."""
+        self.data_statistics.copy_(torch.tensor([loudness_mean_db, f0_mean_midi]))
+
+    @property
+    def loudness_mean_db(self) -> float | None:
+        v = float(self.data_statistics[0])
+        return None if v != v else v
 
     # Inference helpers ---------------------------------------------------------------------------------
     @property
@@ -253,8 +250,8 @@ class DDSPAutoencoder(nn.Module):
         voiced = feats["f0_confidence"] > 0.5
         if loudness_shift is None:
             loudness_shift = 0.0
-            if auto_adjust and self.config.loudness_mean_db is not None and voiced.any():
-                loudness_shift = self.config.loudness_mean_db - float(ld[voiced].mean())
+            if auto_adjust and self.loudness_mean_db is not None and voiced.any():
+                loudness_shift = self.loudness_mean_db - float(ld[voiced].mean())
         ld = ld + loudness_shift - quiet_db * (~voiced)
         floor = -(DB_RANGE if self.config.loudness == "current" else LEGACY_LD_RANGE)
         ld = np.clip(ld, floor, 0.0)

@@ -73,11 +73,13 @@ def test_z_encoder_model_forward():
 
 
 def test_save_and_load_roundtrip(tmp_path):
-    m = DDSPAutoencoder(_small_config(loudness_mean_db=-31.5))
+    m = DDSPAutoencoder(_small_config())
+    m.set_data_statistics(-31.5, 64.0)
     m.save_pretrained(tmp_path / "model")
     cfg = json.loads((tmp_path / "model" / "config.json").read_text())
-    assert cfg["loudness_mean_db"] == -31.5 and cfg["decoder"]["rnn_channels"] == 16
+    assert cfg["decoder"]["rnn_channels"] == 16
     m2 = DDSPAutoencoder.from_pretrained(tmp_path / "model")
+    assert m2.loudness_mean_db == -31.5
     for (k, a), (_, b) in zip(m.state_dict().items(), m2.state_dict().items()):
         assert torch.equal(a, b), k
     gen = torch.Generator().manual_seed(0)
@@ -103,8 +105,13 @@ def test_from_pretrained_errors(tmp_path):
     (d / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(ValueError, match="bogus"):
         DDSPAutoencoder.from_pretrained(d)
-    (d / "model.safetensors").write_bytes(b"not a safetensors file")
     del cfg["bogus"]
+    cfg["n_harmonics"] = "many"
+    (d / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ValueError, match="n_harmonics"):
+        DDSPAutoencoder.from_pretrained(d)
+    (d / "model.safetensors").write_bytes(b"not a safetensors file")
+    cfg["n_harmonics"] = 60
     cfg["decoder"]["rnn_channels"] = 16
     (d / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(ValueError, match="cannot read"):
@@ -112,7 +119,8 @@ def test_from_pretrained_errors(tmp_path):
 
 
 def test_timbre_transfer_runs_and_follows_pitch():
-    m = DDSPAutoencoder(_small_config(reverb=False, f0_min=100.0, f0_max=800.0, loudness_mean_db=-30.0))
+    m = DDSPAutoencoder(_small_config(reverb=False, f0_min=100.0, f0_max=800.0))
+    m.set_data_statistics(-30.0, 60.0)
     sr = 22050
     t = np.arange(int(0.5 * sr)) / sr
     wav = 0.3 * np.sin(2 * np.pi * 220 * t)
