@@ -33,7 +33,9 @@ SR, SECONDS, FRAMES, HARMONICS = 16000, 4.0, 1000, 100
 N = int(SR * SECONDS)
 
 
-def port_harmonic_synthesis(f0: torch.Tensor, amps: torch.Tensor, hd: torch.Tensor, n: int, sr: int) -> torch.Tensor:
+def port_harmonic_synthesis(
+    f0: torch.Tensor, amps: torch.Tensor, hd: torch.Tensor, n: int, sr: int
+) -> torch.Tensor:
     """The float32-cumsum port (magenta's maths, written as most ports do)."""
     b, f, h = hd.shape
     hop = n // f
@@ -48,7 +50,10 @@ def port_harmonic_synthesis(f0: torch.Tensor, amps: torch.Tensor, hd: torch.Tens
     win = torch.hann_window(2 * hop, dtype=f0.dtype)
     frames = a[..., None] * win  # (B, H, F + 1, 2 hop)
     ola = torch.nn.functional.fold(
-        frames.reshape(b * h, f + 1, 2 * hop).transpose(1, 2), (1, (f + 2) * hop), (1, 2 * hop), stride=(1, hop)
+        frames.reshape(b * h, f + 1, 2 * hop).transpose(1, 2),
+        (1, (f + 2) * hop),
+        (1, 2 * hop),
+        stride=(1, hop),
     ).reshape(b, h, -1)
     ae = ola[..., hop:-hop].transpose(1, 2)  # (B, n, H)
     ae = torch.where(fe >= sr / 2, torch.zeros_like(ae), ae)
@@ -130,13 +135,16 @@ def main() -> None:
         _memory_child(impl, int(b), float(f), bool(int(bw)))
         return
     repeats = 5 if args.quick else args.repeats
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}; {SECONDS:.0f} s at {SR} Hz, {HARMONICS} harmonics")
+    print(
+        f"torch {torch.__version__}, threads {torch.get_num_threads()}; "
+        f"{SECONDS:.0f} s at {SR} Hz, {HARMONICS} harmonics"
+    )
 
     rows = []
     for batch, f0_hz in ((1, 70.0), (16, 70.0), (1, 440.0)):
         f0, amps, hd = controls(batch, f0_hz)
         with torch.no_grad():
-            fns = {k: (lambda fn=fn: fn(f0, amps, hd)) for k, fn in IMPLS.items()}
+            fns = {k: (lambda fn=fn, a=(f0, amps, hd): fn(*a)) for k, fn in IMPLS.items()}
             med = interleaved_medians(fns, repeats=repeats if batch == 1 else max(3, repeats // 3), warmup=2)
             err = float((_ours(f0, amps, hd) - _port(f0, amps, hd)).abs().max())
         rtf = {k: batch * SECONDS / v for k, v in med.items()}
@@ -153,7 +161,9 @@ def main() -> None:
             ]
         )
     print("\nInference (no grad), median ms per call; RTF = audio seconds / wall seconds")
-    print_table(["f0", "batch", "audiokit ms", "audiokit RTF", "port ms", "port RTF", "speed-up", "max |diff|"], rows)
+    print_table(
+        ["f0", "batch", "audiokit ms", "audiokit RTF", "port ms", "port RTF", "speed-up", "max |diff|"], rows
+    )
 
     rows = []
     for batch in (1, 16):
@@ -163,8 +173,17 @@ def main() -> None:
             leaves = [x.clone().requires_grad_(True) for x in (f0, amps, hd)]
             fn(*leaves).square().sum().backward()
 
-        med = interleaved_medians({k: (lambda fn=fn: step(fn)) for k, fn in IMPLS.items()}, repeats=3 if batch > 1 else 5, warmup=1)
-        rows.append([batch, med["audiokit"] * 1e3, med["float32-cumsum port"] * 1e3, med["float32-cumsum port"] / med["audiokit"]])
+        med = interleaved_medians(
+            {k: (lambda fn=fn: step(fn)) for k, fn in IMPLS.items()}, repeats=3 if batch > 1 else 5, warmup=1
+        )
+        rows.append(
+            [
+                batch,
+                med["audiokit"] * 1e3,
+                med["float32-cumsum port"] * 1e3,
+                med["float32-cumsum port"] / med["audiokit"],
+            ]
+        )
     print("\nForward + backward (gradients to f0, amplitudes, distribution), median ms")
     print_table(["batch", "audiokit ms", "port ms", "speed-up"], rows)
 
@@ -173,7 +192,9 @@ def main() -> None:
     rows = []
     for batch, backward in ((1, False), (16, False), (16, True)):
         mem = {k: peak_memory_mb(k, batch, 70.0, backward) for k in IMPLS}
-        rows.append([batch, "fwd+bwd" if backward else "inference", mem["audiokit"], mem["float32-cumsum port"]])
+        rows.append(
+            [batch, "fwd+bwd" if backward else "inference", mem["audiokit"], mem["float32-cumsum port"]]
+        )
     print("\nPeak memory of one call (MB of RSS growth, fresh process)")
     print_table(["batch", "mode", "audiokit MB", "port MB"], rows)
 

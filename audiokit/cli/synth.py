@@ -33,18 +33,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     tt.add_argument("input", metavar="IN", help="input audio file or folder")
     tt.add_argument("output", metavar="OUT", help="output wav file or folder")
-    tt.add_argument("--model", required=True, metavar="DIR", help="DDSP model directory (or pretrained name, e.g. ddsp_tiny)")
-    tt.add_argument("--pitch-shift", type=float, default=0.0, metavar="SEMITONES", help="transpose the input pitch")
+    tt.add_argument(
+        "--model",
+        required=True,
+        metavar="DIR",
+        help="DDSP model directory (or pretrained name, e.g. ddsp_tiny)",
+    )
+    tt.add_argument(
+        "--pitch-shift", type=float, default=0.0, metavar="SEMITONES", help="transpose the input pitch"
+    )
     tt.add_argument(
         "--loudness-shift",
         type=float,
         default=None,
         metavar="DB",
-        help="add DB to the input loudness (default: move the mean voiced loudness onto the model's training data)",
+        help="add DB to the input loudness (default: move the mean voiced loudness onto the training data's)",
     )
     tt.add_argument("--no-auto-adjust", action="store_true", help="no automatic loudness adjustment")
-    tt.add_argument("--quiet-db", type=float, default=20.0, help="attenuation of unvoiced frames in dB (default 20)")
-    tt.add_argument("--mix-down", action="store_true", help="average multichannel input to mono (else an error)")
+    tt.add_argument(
+        "--quiet-db", type=float, default=20.0, help="attenuation of unvoiced frames in dB (default 20)"
+    )
+    tt.add_argument(
+        "--mix-down", action="store_true", help="average multichannel input to mono (else an error)"
+    )
     tt.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     add_batch_arguments(tt)
     tt.set_defaults(func=run_timbre_transfer)
@@ -57,7 +68,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     nt.add_argument("output", metavar="OUT.wav")
     nt.add_argument("--f0", required=True, help="comma-separated notes: A4,C#5 or m69 or 440")
-    nt.add_argument("--duration", default="0.5", help="seconds per note: one value or one per note (default 0.5)")
+    nt.add_argument(
+        "--duration", default="0.5", help="seconds per note: one value or one per note (default 0.5)"
+    )
     nt.add_argument("--loudness", default="-20", help="dB per note: one value or one per note (default -20)")
     nt.add_argument("--model", default=None, metavar="DIR", help="render with this DDSP model")
     nt.add_argument("--sample-rate", type=int, default=16000, help="without --model (default 16000)")
@@ -88,7 +101,9 @@ def _transfer_one(job: dict) -> dict:
     wav, sr = load(job["src"])
     if wav.shape[0] > 1:
         if not job["mix_down"]:
-            raise ValueError(f"{job['src']}: expected mono audio, got {wav.shape[0]} channels (use --mix-down)")
+            raise ValueError(
+                f"{job['src']}: expected mono audio, got {wav.shape[0]} channels (use --mix-down)"
+            )
         wav = wav.mean(0, keepdim=True)
     y = model.timbre_transfer(
         wav[0],
@@ -208,7 +223,13 @@ def run_notes(args: argparse.Namespace) -> int:
     if max(notes) >= sr / 2:
         raise CLIError(f"a note of {max(notes):.0f} Hz is at or above Nyquist ({sr / 2:.0f} Hz)")
     f0, ld = notes_to_controls(
-        notes, durations, loudness, frame_rate, args.glide_ms, vibrato_cents=args.vibrato_cents, vibrato_hz=args.vibrato_hz
+        notes,
+        durations,
+        loudness,
+        frame_rate,
+        args.glide_ms,
+        vibrato_cents=args.vibrato_cents,
+        vibrato_hz=args.vibrato_hz,
     )
     gen = torch.Generator().manual_seed(args.seed)
     with torch.no_grad():

@@ -32,6 +32,8 @@ _UNIT_SINE_LOUDNESS_DB = 10.0 * math.log10(3.0 * 512**2 / 32.0 / 257.0)
 
 def _batch(x: torch.Tensor | float, name: str, ndim: int) -> tuple[torch.Tensor, bool]:
     t = torch.as_tensor(x, dtype=torch.float32) if not isinstance(x, torch.Tensor) else x
+    if not bool(torch.isfinite(t).all()):
+        raise ValueError(f"{name} contains NaN or Inf values")
     if t.dim() == ndim - 1:
         return t.unsqueeze(0), True
     if t.dim() != ndim:
@@ -89,7 +91,10 @@ def default_harmonic_distribution(n_harmonics: int = 40, rolloff: float = 1.5) -
 
 
 def loudness_to_amplitude(
-    loudness_db: torch.Tensor, harmonic_distribution: torch.Tensor, f0_hz: torch.Tensor, sample_rate: int = 16000
+    loudness_db: torch.Tensor,
+    harmonic_distribution: torch.Tensor,
+    f0_hz: torch.Tensor,
+    sample_rate: int = 16000,
 ) -> torch.Tensor:
     """Total amplitude ``A`` for which ``A * sum_k c_k sin(k phi)`` has the given current-definition
     loudness (:func:`audiokit.ddsp.features.compute_loudness`, n_fft 512), from Parseval:
@@ -138,7 +143,11 @@ def synthesize(
     if sample_rate % frame_rate:
         raise ValueError(f"sample_rate {sample_rate} must be a multiple of frame_rate {frame_rate}")
     b, n_frames = f0.shape
-    hd = default_harmonic_distribution() if harmonic_distribution is None else torch.as_tensor(harmonic_distribution)
+    hd = (
+        default_harmonic_distribution()
+        if harmonic_distribution is None
+        else torch.as_tensor(harmonic_distribution)
+    )
     hd = hd.to(f0.dtype)
     if hd.dim() == 1:
         hd = hd[None, None].expand(b, n_frames, -1)

@@ -49,7 +49,11 @@ def file_f0(
         with np.load(side) as z:
             if "f0_hz" in z:
                 f0 = np.asarray(z["f0_hz"], dtype=np.float64)[:n_frames]
-                conf = np.asarray(z["f0_confidence"], dtype=np.float64)[:n_frames] if "f0_confidence" in z else np.ones_like(f0)
+                conf = (
+                    np.asarray(z["f0_confidence"], dtype=np.float64)[:n_frames]
+                    if "f0_confidence" in z
+                    else np.ones_like(f0)
+                )
                 if f0.size < n_frames:
                     raise ValueError(f"{side}: {f0.size} f0 frames for {n_frames} audio frames")
                 return f0, conf
@@ -86,7 +90,9 @@ def _resolve_extractor(extractor: str | F0Extractor) -> str | F0Extractor:
     try:
         fn = getattr(importlib.import_module(mod), name)
     except (ImportError, AttributeError, ValueError) as e:
-        raise ValueError(f"f0 extractor {extractor!r}: cannot import ({e}); use 'pyin' or 'package.module:function'") from None
+        raise ValueError(
+            f"f0 extractor {extractor!r}: cannot import ({e}); use 'pyin' or 'package.module:function'"
+        ) from None
     if not callable(fn):
         raise ValueError(f"f0 extractor {extractor!r} is not callable")
     return fn
@@ -143,7 +149,11 @@ class DDSPExamples(torch.utils.data.Dataset):
         hop_frames = max(1, int(round(hop_seconds * frame_rate)))
         chunk_frames = max(self.frames_per_example, int(round(chunk_seconds * frame_rate)))
         chunk_index = 0
-        cache = Path(cache_dir) if cache_dir is not None else (Path(root) / ".ddsp_cache" if root is not None else None)
+        cache = (
+            Path(cache_dir)
+            if cache_dir is not None
+            else (Path(root) / ".ddsp_cache" if root is not None else None)
+        )
         self.audio: list[np.ndarray] = []
         self.f0: list[np.ndarray] = []
         self.conf: list[np.ndarray] = []
@@ -176,7 +186,10 @@ class DDSPExamples(torch.utils.data.Dataset):
                 last = max(c0, c1 - self.frames_per_example)
                 self.index.extend((fi, s) for s in range(c0, last + 1, hop_frames))
         if not self.index:
-            raise ValueError(f"no usable audio in {root if root is not None else 'the file list'} ({len(self.skipped)} skipped)")
+            raise ValueError(
+                f"no usable audio in {root if root is not None else 'the file list'} "
+                f"({len(self.skipped)} skipped)"
+            )
 
     def __len__(self) -> int:
         return len(self.index)

@@ -67,7 +67,11 @@ class RnnFcDecoder(nn.Module):
     def __init__(
         self,
         input_sizes: dict[str, int],
-        output_splits: Sequence[tuple[str, int]] = (("amps", 1), ("harmonic_distribution", 60), ("noise_magnitudes", 65)),
+        output_splits: Sequence[tuple[str, int]] = (
+            ("amps", 1),
+            ("harmonic_distribution", 60),
+            ("noise_magnitudes", 65),
+        ),
         rnn_channels: int = 512,
         rnn_type: str = "gru",
         ch: int = 512,
@@ -102,5 +106,7 @@ class RnnFcDecoder(nn.Module):
         h = torch.cat(xs, dim=-1)
         r, new_state = self.rnn(h, state)
         out = self.dense_out(self.out_stack(torch.cat([*xs, r], dim=-1)))
-        result = dict(zip([k for k, _ in self.output_splits], out.split([v for _, v in self.output_splits], -1)))
+        result = dict(
+            zip([k for k, _ in self.output_splits], out.split([v for _, v in self.output_splits], -1))
+        )
         return (result, new_state) if return_state else result

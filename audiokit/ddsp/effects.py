@@ -101,7 +101,9 @@ class ExpDecayReverb(Reverb):
         """``(B, 1)`` gain and decay -> ``(B, reverb_length)``."""
         gain = self.scale_fn(gain) if self.scale_fn is not None else gain
         t = torch.linspace(0.0, 1.0, self.reverb_length, dtype=gain.dtype, device=gain.device)[None]
-        noise = self.noise if self.noise is not None else uniform_noise(1, self.reverb_length, self.generator)[0]
+        noise = (
+            self.noise if self.noise is not None else uniform_noise(1, self.reverb_length, self.generator)[0]
+        )
         return gain * torch.exp(-(2.0 + torch.exp(decay)) * t) * noise.to(gain)
 
     def get_controls(

@@ -63,7 +63,9 @@ def mfcc(
     then a DCT-II. ``(B, T)`` -> ``(B, N, n_mfcc)`` with centred frames."""
     hop = int(fft_size * (1.0 - overlap))
     mag = STFT(fft_size, hop, padding="center", pad_mode="constant").to(audio.device)(audio).abs()
-    fb = mel_filterbank(sample_rate, fft_size, n_mels, f_min, min(f_max, sample_rate / 2), htk=True, norm=None)
+    fb = mel_filterbank(
+        sample_rate, fft_size, n_mels, f_min, min(f_max, sample_rate / 2), htk=True, norm=None
+    )
     mel = torch.einsum("mf,bfn->bnm", fb.to(mag), mag)
     return safe_log(mel) @ _dct_matrix(n_mels, n_mfcc).to(mag).T
 

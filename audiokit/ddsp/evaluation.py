@@ -39,7 +39,11 @@ def resynthesis_metrics(
     sr, fr = cfg.sample_rate, cfg.frame_rate
     hop = sr // fr
     loss_fn = SpectralLoss()
-    tracker = get_f0_extractor(f0_extractor, fmin=cfg.f0_min, fmax=cfg.f0_max) if f0_extractor == "pyin" else get_f0_extractor(f0_extractor)
+    tracker = (
+        get_f0_extractor(f0_extractor, fmin=cfg.f0_min, fmax=cfg.f0_max)
+        if f0_extractor == "pyin"
+        else get_f0_extractor(f0_extractor)
+    )
     gen = torch.Generator().manual_seed(seed)
     noise = model.processor_group.modules_by_name["filtered_noise"]
     old, noise.generator = noise.generator, gen

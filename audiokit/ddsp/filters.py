@@ -159,7 +159,9 @@ def fft_convolve(
     elif ir.dim() == 2:
         ir = ir[:, None]
     if ir.dim() != 3:
-        raise ValueError(f"impulse_response must be (L,), (B, L) or (B, F, L), got {tuple(impulse_response.shape)}")
+        raise ValueError(
+            f"impulse_response must be (L,), (B, L) or (B, F, L), got {tuple(impulse_response.shape)}"
+        )
     if ir.shape[0] == 1 and b > 1:
         ir = ir.expand(b, -1, -1)
     if ir.shape[0] != b:
@@ -179,7 +181,9 @@ def fft_convolve(
                 f"cannot split {t} samples into {n_frames} equal frames (frame {frame}); "
                 "the sample count must be a multiple of the number of IR frames"
             )
-        full = _convolve_frames_crossfade(audio, ir, frame) if crossfade else _convolve_frames(audio, ir, frame)
+        full = (
+            _convolve_frames_crossfade(audio, ir, frame) if crossfade else _convolve_frames(audio, ir, frame)
+        )
         full = full[:, : t + ir_size - 1]
     if delay_compensation < 0:
         delay_compensation = (ir_size - 1) // 2 - (1 if compat == "magenta" else 0)
@@ -193,7 +197,9 @@ def fft_convolve(
 def _overlap_add(frames: torch.Tensor, hop: int) -> torch.Tensor:
     """``(B, N, W)`` frames placed every ``hop`` samples and summed -> ``(B, (N - 1) hop + W)``."""
     b, n, w = frames.shape
-    out = F.fold(frames.transpose(1, 2), output_size=(1, (n - 1) * hop + w), kernel_size=(1, w), stride=(1, hop))
+    out = F.fold(
+        frames.transpose(1, 2), output_size=(1, (n - 1) * hop + w), kernel_size=(1, w), stride=(1, hop)
+    )
     return out[:, 0, 0]
 
 
@@ -202,7 +208,9 @@ def _convolve_frames(audio: torch.Tensor, ir: torch.Tensor, frame: int) -> torch
     n_frames, ir_size = ir.shape[1], ir.shape[2]
     x = F.pad(audio, (0, n_frames * frame - t)).reshape(b, n_frames, frame)
     n_fft = fft_size_for(frame, ir_size)
-    y = torch.fft.irfft(torch.fft.rfft(x, n_fft) * torch.fft.rfft(ir, n_fft), n_fft)[..., : frame + ir_size - 1]
+    y = torch.fft.irfft(torch.fft.rfft(x, n_fft) * torch.fft.rfft(ir, n_fft), n_fft)[
+        ..., : frame + ir_size - 1
+    ]
     return _overlap_add(y, frame)
 
 
@@ -216,7 +224,9 @@ def _convolve_frames_crossfade(audio: torch.Tensor, ir: torch.Tensor, frame: int
     segs = segs * torch.hann_window(2 * frame, periodic=True, dtype=audio.dtype, device=audio.device)
     irs = torch.cat([ir[:, :1], ir, ir[:, -1:]], dim=1)
     n_fft = fft_size_for(2 * frame, ir_size)
-    y = torch.fft.irfft(torch.fft.rfft(segs, n_fft) * torch.fft.rfft(irs, n_fft), n_fft)[..., : 2 * frame + ir_size - 1]
+    y = torch.fft.irfft(torch.fft.rfft(segs, n_fft) * torch.fft.rfft(irs, n_fft), n_fft)[
+        ..., : 2 * frame + ir_size - 1
+    ]
     return _overlap_add(y, frame)[:, lead:]
 
 

@@ -26,7 +26,7 @@ __all__ = ["SpectralLoss", "mean_difference"]
 
 
 def mean_difference(target: torch.Tensor, value: torch.Tensor, loss_type: str = "L1") -> torch.Tensor:
-    """``mean|t - v|`` (L1), ``mean (t - v)^2`` (L2) or ``mean(1 - cos(t, v))`` over the last axis (COSINE)."""
+    """``mean|t - v|`` (L1), ``mean (t - v)^2`` (L2) or ``mean(1 - cos(t, v))`` along the last axis."""
     kind = loss_type.upper()
     if kind == "L1":
         return (target - value).abs().mean()
@@ -79,7 +79,8 @@ class SpectralLoss(nn.Module):
         self.sample_rate = sample_rate
         self.frame_rate = frame_rate
         self.stfts = nn.ModuleList(
-            STFT(n, max(1, int(n * (1.0 - overlap))), padding="center", pad_mode="constant") for n in self.fft_sizes
+            STFT(n, max(1, int(n * (1.0 - overlap))), padding="center", pad_mode="constant")
+            for n in self.fft_sizes
         )
 
     def magnitudes(self, audio: torch.Tensor) -> list[torch.Tensor]:

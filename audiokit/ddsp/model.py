@@ -54,7 +54,9 @@ def resolve_pretrained(name_or_path: str | Path) -> Path:
     for c in candidates:
         if c.is_dir():
             return c
-    raise FileNotFoundError(f"{name_or_path}: no such model directory (looked in {[str(c) for c in [p, *candidates]]})")
+    raise FileNotFoundError(
+        f"{name_or_path}: no such model directory (looked in {[str(c) for c in [p, *candidates]]})"
+    )
 
 
 @dataclass
@@ -105,7 +107,9 @@ class DDSPConfig:
 
     def __post_init__(self) -> None:
         if self.sample_rate % self.frame_rate:
-            raise ValueError(f"sample_rate {self.sample_rate} is not a multiple of frame_rate {self.frame_rate}")
+            raise ValueError(
+                f"sample_rate {self.sample_rate} is not a multiple of frame_rate {self.frame_rate}"
+            )
         if self.loudness not in ("current", "legacy"):
             raise ValueError(f"loudness must be 'current' or 'legacy', got {self.loudness!r}")
         if self.use_z and self.z_encoder is None:
@@ -148,12 +152,18 @@ class DDSPAutoencoder(nn.Module):
         inputs = {"ld_scaled": 1, "f0_scaled": 1}
         if config.use_z:
             z = config.z_encoder or ZEncoderConfig()
-            self.encoder = MfccRnnEncoder(config.sample_rate, z.z_dims, z.z_time_steps, z.rnn_channels, "gru", z.n_mfcc, z.n_mels)
+            self.encoder = MfccRnnEncoder(
+                config.sample_rate, z.z_dims, z.z_time_steps, z.rnn_channels, "gru", z.n_mfcc, z.n_mels
+            )
             inputs["z"] = z.z_dims
         d = config.decoder
         self.decoder = RnnFcDecoder(
             inputs,
-            (("amps", 1), ("harmonic_distribution", config.n_harmonics), ("noise_magnitudes", config.n_noise_bands)),
+            (
+                ("amps", 1),
+                ("harmonic_distribution", config.n_harmonics),
+                ("noise_magnitudes", config.n_noise_bands),
+            ),
             d.rnn_channels,
             d.rnn_type,
             d.ch,
@@ -193,7 +203,9 @@ class DDSPAutoencoder(nn.Module):
         self, f0_hz: torch.Tensor, loudness_db: torch.Tensor, audio: torch.Tensor | None = None
     ) -> dict[str, Any]:
         if f0_hz.shape != loudness_db.shape or f0_hz.dim() != 2:
-            raise ValueError(f"f0_hz {tuple(f0_hz.shape)} and loudness_db {tuple(loudness_db.shape)} must be (B, F)")
+            raise ValueError(
+                f"f0_hz {tuple(f0_hz.shape)} and loudness_db {tuple(loudness_db.shape)} must be (B, F)"
+            )
         feats = self.preprocessor(f0_hz, loudness_db)
         if self.encoder is not None:
             if audio is None:
@@ -219,7 +231,9 @@ class DDSPAutoencoder(nn.Module):
     def features(self, audio: np.ndarray | torch.Tensor, **f0_kwargs) -> dict[str, np.ndarray]:
         """f0/loudness of mono audio at the model's rate and framing (pYIN in the model's f0 range)."""
         kwargs = {"fmin": self.config.f0_min, "fmax": self.config.f0_max, **f0_kwargs}
-        return extract_features(audio, self.config.sample_rate, self.config.frame_rate, loudness=self.config.loudness, **kwargs)
+        return extract_features(
+            audio, self.config.sample_rate, self.config.frame_rate, loudness=self.config.loudness, **kwargs
+        )
 
     @torch.no_grad()
     def timbre_transfer(
@@ -279,13 +293,17 @@ class DDSPAutoencoder(nn.Module):
         d.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
         with atomic_write(d / WEIGHTS_NAME) as tmp:
-            save_file(state, str(tmp), metadata={"format": "pt", "model": "ddsp_autoencoder", **(metadata or {})})
+            save_file(
+                state, str(tmp), metadata={"format": "pt", "model": "ddsp_autoencoder", **(metadata or {})}
+            )
         with atomic_write(d / CONFIG_NAME) as tmp:
             tmp.write_text(json.dumps(self.config.to_dict(), indent=2) + "\n", encoding="utf-8")
         return d
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path, map_location: str | torch.device = "cpu") -> DDSPAutoencoder:
+    def from_pretrained(
+        cls, directory: str | Path, map_location: str | torch.device = "cpu"
+    ) -> DDSPAutoencoder:
         """Load a model saved by :meth:`save_pretrained` (strict: missing or extra weights raise)."""
         from safetensors import SafetensorError
         from safetensors.torch import load_file
@@ -293,7 +311,9 @@ class DDSPAutoencoder(nn.Module):
         d = resolve_pretrained(directory)
         for name in (CONFIG_NAME, WEIGHTS_NAME):
             if not (d / name).is_file():
-                raise FileNotFoundError(f"{d / name}: missing (a DDSP model directory has {CONFIG_NAME} and {WEIGHTS_NAME})")
+                raise FileNotFoundError(
+                    f"{d / name}: missing (a DDSP model directory has {CONFIG_NAME} and {WEIGHTS_NAME})"
+                )
         try:
             config = DDSPConfig.from_dict(json.loads((d / CONFIG_NAME).read_text(encoding="utf-8")))
         except json.JSONDecodeError as e:
@@ -307,9 +327,14 @@ class DDSPAutoencoder(nn.Module):
         missing = sorted(set(own) - set(state))
         extra = sorted(set(state) - set(own))
         if missing or extra:
-            raise ValueError(f"{d / WEIGHTS_NAME}: weights do not match the config (missing {missing[:5]}, unexpected {extra[:5]})")
+            raise ValueError(
+                f"{d / WEIGHTS_NAME}: weights do not match the config "
+                f"(missing {missing[:5]}, unexpected {extra[:5]})"
+            )
         for k, v in state.items():
             if v.shape != own[k].shape:
-                raise ValueError(f"{d / WEIGHTS_NAME}: {k} has shape {tuple(v.shape)}, expected {tuple(own[k].shape)}")
+                raise ValueError(
+                    f"{d / WEIGHTS_NAME}: {k} has shape {tuple(v.shape)}, expected {tuple(own[k].shape)}"
+                )
         model.load_state_dict(state)
         return model.eval().to(map_location)

@@ -193,11 +193,15 @@ def _chunk_plan(
     pad = (-n) % chunk
     fmax = torch.nn.functional.pad(seg_fmax, (0, pad)).reshape(-1, chunk).amax(1)
     # the smallest column k with ratio_k * fmax >= nyquist
-    first = torch.searchsorted(ratios.contiguous(), (nyquist / fmax.clamp(min=1e-30)).contiguous(), right=False)
+    first = torch.searchsorted(
+        ratios.contiguous(), (nyquist / fmax.clamp(min=1e-30)).contiguous(), right=False
+    )
     return [(s, min(n, s + chunk), int(c)) for s, c in zip(starts, first.tolist())]
 
 
-def _mask_rows(block: torch.Tensor, freq: torch.Tensor, ratios: torch.Tensor, first: int, nyquist: float) -> None:
+def _mask_rows(
+    block: torch.Tensor, freq: torch.Tensor, ratios: torch.Tensor, first: int, nyquist: float
+) -> None:
     """Zero ``block[:, first:]`` of a ``(C, K, hop)`` block where ``ratio * freq >= nyquist``, in place."""
     if first < ratios.numel():
         tail = block[:, first:]
@@ -365,7 +369,11 @@ def harmonic_synthesis(
     if amplitudes.shape != f0_hz.shape:
         raise ValueError(f"amplitudes {tuple(amplitudes.shape)} and f0_hz {tuple(f0_hz.shape)} differ")
     n_samples = n_frames * 64 if n_samples is None else int(n_samples)
-    amps = amplitudes[..., None] if harmonic_distribution is None else amplitudes[..., None] * harmonic_distribution
+    amps = (
+        amplitudes[..., None]
+        if harmonic_distribution is None
+        else amplitudes[..., None] * harmonic_distribution
+    )
     if harmonic_distribution is not None and harmonic_distribution.shape[:2] != (b, n_frames):
         raise ValueError(
             f"harmonic_distribution {tuple(harmonic_distribution.shape)} does not match f0_hz {(b, n_frames)}"
@@ -374,7 +382,13 @@ def harmonic_synthesis(
     if harmonic_shifts is not None:
         freqs = harmonic_frequencies(f0_hz, n_harm) * (1.0 + harmonic_shifts)
         audio, final = sinusoidal_synthesis(
-            freqs, amps, n_samples, sample_rate, amp_resample_method, initial_phase=None, return_final_phase=True
+            freqs,
+            amps,
+            n_samples,
+            sample_rate,
+            amp_resample_method,
+            initial_phase=None,
+            return_final_phase=True,
         )
         return (audio, final) if return_final_phase else audio
     if n_samples % n_frames == 0:
@@ -385,7 +399,9 @@ def harmonic_synthesis(
             f0_ext, amp_ext, hop, sample_rate, amp_resample_method, initial_phase=initial_phase
         )
     else:
-        audio, final = _harmonic_any_length(f0_hz, amps, n_samples, sample_rate, amp_resample_method, initial_phase)
+        audio, final = _harmonic_any_length(
+            f0_hz, amps, n_samples, sample_rate, amp_resample_method, initial_phase
+        )
     return (audio, final) if return_final_phase else audio
 
 
@@ -446,7 +462,8 @@ def sinusoidal_synthesis(
     """
     if frequencies.shape != amplitudes.shape or frequencies.dim() != 3:
         raise ValueError(
-            f"frequencies {tuple(frequencies.shape)} and amplitudes {tuple(amplitudes.shape)} must both be (B, F, K)"
+            f"frequencies {tuple(frequencies.shape)} and amplitudes {tuple(amplitudes.shape)} "
+            "must both be (B, F, K)"
         )
     b, n_frames, k = frequencies.shape
     dtype = amplitudes.dtype
@@ -474,7 +491,9 @@ def sinusoidal_synthesis(
 
 
 # Wavetables ------------------------------------------------------------------------------------------
-def harmonic_distribution_to_wavetable(harmonic_distribution: torch.Tensor, n_wavetable: int = 2048) -> torch.Tensor:
+def harmonic_distribution_to_wavetable(
+    harmonic_distribution: torch.Tensor, n_wavetable: int = 2048
+) -> torch.Tensor:
     """One period of ``sum_k c_k cos(2 pi k n / N)``: ``(..., H)`` -> ``(..., N)`` (magenta's scaling:
     ``irfft([0, c, 0...]) * N / 2``, so a one-hot first harmonic is a unit cosine)."""
     h = harmonic_distribution.shape[-1]

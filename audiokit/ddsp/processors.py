@@ -186,7 +186,9 @@ class Mix(Processor):
             level = resample(level, signal_one.shape[-1], "linear")
         return {"signal_one": signal_one, "signal_two": signal_two, "mix_level": level}
 
-    def get_signal(self, signal_one: torch.Tensor, signal_two: torch.Tensor, mix_level: torch.Tensor) -> torch.Tensor:
+    def get_signal(
+        self, signal_one: torch.Tensor, signal_two: torch.Tensor, mix_level: torch.Tensor
+    ) -> torch.Tensor:
         m = mix_level.clamp(0.0, 1.0)
         return torch.sqrt(m) * signal_one + torch.sqrt(1.0 - m) * signal_two
 

@@ -107,7 +107,11 @@ def random_phrase(
         ld[t:end] = env[: end - t]
         t, midi = end, target
     times = np.arange(n) / fr
-    vib = instrument.vibrato_cents / 100.0 * np.sin(2 * np.pi * instrument.vibrato_hz * times + rng.uniform(0, 2 * np.pi))
+    vib = (
+        instrument.vibrato_cents
+        / 100.0
+        * np.sin(2 * np.pi * instrument.vibrato_hz * times + rng.uniform(0, 2 * np.pi))
+    )
     f0 = 440.0 * 2.0 ** ((f0_midi + vib * (ld > -60.0) - 69.0) / 12.0)
     return f0, np.maximum(ld, -80.0)
 
@@ -137,7 +141,14 @@ def write_dataset(
             ld = ld + 20.0 * math.log10(0.99 / peak)
         save(out / f"{i:05d}.wav", audio[None], inst.sample_rate)
         with atomic_write(out / f"{i:05d}.npz") as tmp, open(tmp, "wb") as fh:
-            np.savez(fh, f0_hz=f0.astype(np.float32), loudness_db=ld.astype(np.float32), f0_confidence=(ld > -70).astype(np.float32))
+            np.savez(
+                fh,
+                f0_hz=f0.astype(np.float32),
+                loudness_db=ld.astype(np.float32),
+                f0_confidence=(ld > -70).astype(np.float32),
+            )
     with atomic_write(out / "instrument.json") as tmp:
-        tmp.write_text(json.dumps({**asdict(inst), "n_examples": n_examples, "seconds": seconds, "seed": seed}, indent=2))
+        tmp.write_text(
+            json.dumps({**asdict(inst), "n_examples": n_examples, "seconds": seconds, "seed": seed}, indent=2)
+        )
     return out

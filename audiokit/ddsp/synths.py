@@ -208,7 +208,9 @@ class Wavetable(_Synth):
         self.scale_fn = resolve_scale_fn(scale_fn)
         self.wavetable_scale_fn = resolve_scale_fn(wavetable_scale_fn)
 
-    def get_controls(self, amplitudes: torch.Tensor, wavetables: torch.Tensor, f0_hz: torch.Tensor) -> TensorDict:
+    def get_controls(
+        self, amplitudes: torch.Tensor, wavetables: torch.Tensor, f0_hz: torch.Tensor
+    ) -> TensorDict:
         amplitudes, f0_hz = _frames(amplitudes), _frames(f0_hz)
         if self.scale_fn is not None:
             amplitudes = self.scale_fn(amplitudes)
@@ -216,7 +218,9 @@ class Wavetable(_Synth):
             wavetables = self.wavetable_scale_fn(wavetables)
         return {"amplitudes": amplitudes, "wavetables": wavetables, "f0_hz": f0_hz}
 
-    def get_signal(self, amplitudes: torch.Tensor, wavetables: torch.Tensor, f0_hz: torch.Tensor) -> torch.Tensor:
+    def get_signal(
+        self, amplitudes: torch.Tensor, wavetables: torch.Tensor, f0_hz: torch.Tensor
+    ) -> torch.Tensor:
         return wavetable_synthesis(
             f0_hz, amplitudes, wavetables, self.output_length(f0_hz.shape[1]), self.sample_rate
         )

@@ -94,7 +94,9 @@ class DDSPTask(TrainingTask):
             raise ValueError("config key 'data.path': set it to a folder of monophonic recordings")
         path = d.val_path if split == "val" and d.val_path else d.path
         if not Path(path).is_dir():
-            raise ValueError(f"config key 'data.{'val_path' if path == d.val_path else 'path'}': {path}: not a directory")
+            raise ValueError(
+                f"config key 'data.{'val_path' if path == d.val_path else 'path'}': {path}: not a directory"
+            )
         kwargs = dict(
             sample_rate=m.sample_rate,
             frame_rate=m.frame_rate,
@@ -179,7 +181,9 @@ class DDSPTask(TrainingTask):
         if self.train.val_metrics:
             metrics.update(self.audio_metrics(audio[0], out[0], m.sample_rate))
         return ValidationResult(
-            metrics=metrics, audio={"resynthesis": out[0].cpu(), "target": audio[0].cpu()}, sample_rate=m.sample_rate
+            metrics=metrics,
+            audio={"resynthesis": out[0].cpu(), "target": audio[0].cpu()},
+            sample_rate=m.sample_rate,
         )
 
     def export(self) -> ExportBundle:
@@ -189,6 +193,9 @@ class DDSPTask(TrainingTask):
         return ExportBundle(
             weights=weights,
             config=model.config.to_dict(),
-            metadata={"model": "ddsp_autoencoder", "loudness_mean_db": f"{stats[0]:.3f}", "f0_mean_midi": f"{stats[1]:.3f}"},
+            metadata={
+                "model": "ddsp_autoencoder",
+                "loudness_mean_db": f"{stats[0]:.3f}",
+                "f0_mean_midi": f"{stats[1]:.3f}",
+            },
         )
-

@@ -92,7 +92,10 @@ def run(ctx: DemoContext) -> None:
             title="Timbre transfer",
         )
         ctx.add_image(png, "timbre transfer")
-        ctx.add_table(*_resynthesis(model, ctx.fast), caption="ddsp_tiny resynthesis of held-out synthetic-instrument phrases")
+        ctx.add_table(
+            *_resynthesis(model, ctx.fast),
+            caption="ddsp_tiny resynthesis of held-out synthetic-instrument phrases",
+        )
 
     ctx.add_table(
         ["render", "harmonic k", "phase error audiokit (rad)", "phase error float32 cumsum (rad)"],
@@ -111,7 +114,13 @@ def _resynthesis(model, fast: bool):
     for _ in range(2 if fast else 6):
         f0, ld = random_phrase(inst, 2.0, rng)
         audio = inst.render(torch.from_numpy(f0).float()[None], torch.from_numpy(ld).float()[None])[0]
-        examples.append({"audio": audio, "f0_hz": torch.from_numpy(f0).float(), "f0_confidence": torch.from_numpy((ld > -70).astype(np.float32))})
+        examples.append(
+            {
+                "audio": audio,
+                "f0_hz": torch.from_numpy(f0).float(),
+                "f0_confidence": torch.from_numpy((ld > -70).astype(np.float32)),
+            }
+        )
     m = resynthesis_metrics(model, examples)
     return ["metric", "value"], [
         ["spectral loss (6 scales, L1 mag + log mag)", m["spectral_loss"]],

@@ -18,17 +18,30 @@ def _exp_sigmoid_ref(x, exponent=10.0, max_value=2.0, threshold=1e-7):
 
 def test_exp_sigmoid_table():
     # ddsp.md §1.2 values (computed in float64 there)
-    table = {-10: 1.002e-7, -5: 1.979e-5, -3: 1.788e-3, 0: 0.40540, 2: 1.493, 3: 1.7883, 5: 1.9693, 10: 1.99979}
+    table = {
+        -10: 1.002e-7,
+        -5: 1.979e-5,
+        -3: 1.788e-3,
+        0: 0.40540,
+        2: 1.493,
+        3: 1.7883,
+        5: 1.9693,
+        10: 1.99979,
+    }
     x = torch.tensor(list(table), dtype=torch.float64)
     got = core.exp_sigmoid(x).numpy()
     np.testing.assert_allclose(got, list(table.values()), rtol=2e-3)  # the table is rounded
-    np.testing.assert_allclose(core.exp_sigmoid(x.float()).double().numpy(), _exp_sigmoid_ref(x.numpy()), rtol=1e-6)
+    np.testing.assert_allclose(
+        core.exp_sigmoid(x.float()).double().numpy(), _exp_sigmoid_ref(x.numpy()), rtol=1e-6
+    )
 
 
 @pytest.mark.parametrize("kw", [{"threshold": 1e-3}, {"max_value": 5.0}, {"exponent": 3.0}])
 def test_exp_sigmoid_overrides(kw):
     x = torch.linspace(-8, 8, 33)
-    np.testing.assert_allclose(core.exp_sigmoid(x, **kw).double().numpy(), _exp_sigmoid_ref(x.numpy(), **kw), rtol=1e-6)
+    np.testing.assert_allclose(
+        core.exp_sigmoid(x, **kw).double().numpy(), _exp_sigmoid_ref(x.numpy(), **kw), rtol=1e-6
+    )
 
 
 def test_exp_sigmoid_factor_per_unit():
@@ -46,7 +59,9 @@ def test_safe_log_replaces_not_adds():
 def test_power_to_db_floor_and_ref():
     p = torch.tensor([0.0, 1e-12, 1.0, 100.0])
     np.testing.assert_allclose(core.power_to_db(p).numpy(), [-80.0, -80.0, 0.0, 20.0], atol=1e-5)
-    np.testing.assert_allclose(core.power_to_db(p, ref_db=10.0, range_db=50.0).numpy(), [-50, -50, -10, 10], atol=1e-5)
+    np.testing.assert_allclose(
+        core.power_to_db(p, ref_db=10.0, range_db=50.0).numpy(), [-50, -50, -10, 10], atol=1e-5
+    )
 
 
 def test_midi_hz_conversions():
@@ -55,7 +70,9 @@ def test_midi_hz_conversions():
     np.testing.assert_allclose(m.numpy(), [69.0, 0.0, 0.0, 60.0], atol=1e-4)
     assert float(core.midi_to_hz(torch.tensor(0.0), midi_zero_silence=True)) == 0.0
     u = torch.linspace(0, 1, 5)
-    np.testing.assert_allclose(core.hz_to_unit(core.unit_to_hz(u, 20.0, 8000.0), 20.0, 8000.0).numpy(), u.numpy(), atol=1e-5)
+    np.testing.assert_allclose(
+        core.hz_to_unit(core.unit_to_hz(u, 20.0, 8000.0), 20.0, 8000.0).numpy(), u.numpy(), atol=1e-5
+    )
 
 
 def test_frequency_heads_ranges():
@@ -106,6 +123,8 @@ def test_linear_resampling_matches_tf_image_resize_semantics():
 
 def test_segment_weights_methods():
     np.testing.assert_allclose(core.segment_weights(4, "linear").numpy(), [1, 0.75, 0.5, 0.25])
-    np.testing.assert_allclose(core.segment_weights(4, "window").numpy(), [1, 0.8535534, 0.5, 0.1464466], atol=1e-6)
+    np.testing.assert_allclose(
+        core.segment_weights(4, "window").numpy(), [1, 0.8535534, 0.5, 0.1464466], atol=1e-6
+    )
     with pytest.raises(ValueError):
         core.segment_weights(4, "cubic")

@@ -72,7 +72,9 @@ class _Identity(torch.nn.Module):
     def __init__(self):
         super().__init__()
         self.config = DDSPConfig(f0_min=100.0, f0_max=1000.0)
-        self.processor_group = SimpleNamespace(modules_by_name={"filtered_noise": SimpleNamespace(generator=None)})
+        self.processor_group = SimpleNamespace(
+            modules_by_name={"filtered_noise": SimpleNamespace(generator=None)}
+        )
 
     def forward(self, f0, ld, audio):
         return {"audio": audio}

@@ -34,7 +34,9 @@ def test_loudness_current_definition_vectors():
 def test_loudness_legacy_definition_vectors():
     mid = slice(10, -40)
     assert float(features.compute_loudness_legacy(_sine())[mid].median()) == pytest.approx(-109, abs=1.0)
-    assert float(features.compute_loudness_legacy(_sine(amp=0.1))[mid].median()) == pytest.approx(-115, abs=1.0)
+    assert float(features.compute_loudness_legacy(_sine(amp=0.1))[mid].median()) == pytest.approx(
+        -115, abs=1.0
+    )
     noise = torch.rand(SR, generator=torch.Generator().manual_seed(0)) * 2 - 1
     assert float(features.compute_loudness_legacy(noise)[mid].median()) == pytest.approx(0.3, abs=0.5)
     silence = features.compute_loudness_legacy(torch.zeros(SR))
@@ -123,7 +125,9 @@ def test_spectral_loss_sine_peak_and_weights():
     x, y = torch.randn(1, 2000), torch.randn(1, 2000)
     lin = SpectralLoss(logmag_weight=0.0)(x, y)
     log_only = SpectralLoss(mag_weight=0.0)(x, y)
-    total, parts = SpectralLoss(delta_time_weight=1.0, delta_freq_weight=1.0, cumsum_freq_weight=1.0, loudness_weight=1.0)(x, y, return_parts=True)
+    total, parts = SpectralLoss(
+        delta_time_weight=1.0, delta_freq_weight=1.0, cumsum_freq_weight=1.0, loudness_weight=1.0
+    )(x, y, return_parts=True)
     assert float(parts["mag"]) == pytest.approx(float(lin), rel=1e-5)
     assert float(parts["logmag"]) == pytest.approx(float(log_only), rel=1e-5)
     assert set(parts) == {"mag", "logmag", "delta_time", "delta_freq", "cumsum_freq", "loudness"}
@@ -133,7 +137,11 @@ def test_spectral_loss_sine_peak_and_weights():
 
 
 def test_spectral_loss_gradient_drives_synth_toward_target():
-    target = ddsp.harmonic(torch.full((1, 25), 440.0), torch.full((1, 25), 0.5), torch.tensor([[[1.0, 0.5, 0.25]]]).expand(1, 25, 3))
+    target = ddsp.harmonic(
+        torch.full((1, 25), 440.0),
+        torch.full((1, 25), 0.5),
+        torch.tensor([[[1.0, 0.5, 0.25]]]).expand(1, 25, 3),
+    )
     logits = torch.zeros(1, 25, 3, requires_grad=True)
     opt = torch.optim.Adam([logits], lr=0.1)
     loss_fn = SpectralLoss(fft_sizes=(256, 128))

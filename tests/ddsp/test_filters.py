@@ -85,7 +85,9 @@ def test_crossfade_equals_plain_convolution_for_a_constant_filter():
     x = torch.randn(2, 1600)
     ir = torch.randn(2, 1, 40)
     plain = filters.fft_convolve(x, ir[:, 0], padding="valid", delay_compensation=0)
-    xfade = filters.fft_convolve(x, ir.expand(2, 25, 40), padding="valid", delay_compensation=0, crossfade=True)
+    xfade = filters.fft_convolve(
+        x, ir.expand(2, 25, 40), padding="valid", delay_compensation=0, crossfade=True
+    )
     assert float((plain - xfade).abs().max()) < 1e-4
 
 
@@ -113,8 +115,10 @@ def test_filtered_noise_spectrum_follows_the_magnitudes_without_comb_ripple():
     # at every bin (a block-wise port has a 100 Hz comb ripple, ~10 dB, here)
     n_frames, hop = 2000, 64
     freqs = np.linspace(0, 8000, 65)
-    target = 0.2 + 0.8 * np.exp(-((freqs - 3000) / 1500) ** 2)
-    synth = FilteredNoise(hop_length=hop, scale_fn=None, window_size=0, generator=torch.Generator().manual_seed(0))
+    target = 0.2 + 0.8 * np.exp(-(((freqs - 3000) / 1500) ** 2))
+    synth = FilteredNoise(
+        hop_length=hop, scale_fn=None, window_size=0, generator=torch.Generator().manual_seed(0)
+    )
     y = synth(torch.from_numpy(target).float()[None, None].expand(4, n_frames, 65))
     f, psd = scipy.signal.welch(y.double().numpy(), fs=16000, nperseg=256, axis=-1)
     psd = psd.mean(0)
@@ -159,7 +163,7 @@ def _blockwise_port(noise: np.ndarray, target: np.ndarray, block: int) -> np.nda
 
 def test_the_spectrum_check_catches_a_blockwise_port():
     freqs = np.linspace(0, 8000, 65)
-    target = 0.2 + 0.8 * np.exp(-((freqs - 3000) / 1500) ** 2)
+    target = 0.2 + 0.8 * np.exp(-(((freqs - 3000) / 1500) ** 2))
     rng = np.random.default_rng(0)
     y = np.stack([_blockwise_port(rng.uniform(-1, 1, 160 * 800), target, 160) for _ in range(4)])
     f, psd = scipy.signal.welch(y, fs=16000, nperseg=256, axis=-1)

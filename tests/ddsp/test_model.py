@@ -43,7 +43,9 @@ def test_decoder_structure_and_slope():
 
 
 def _small_config(**kw):
-    return DDSPConfig(decoder=DecoderConfig(rnn_channels=16, ch=8, layers_per_stack=1), reverb_length=640, **kw)
+    return DDSPConfig(
+        decoder=DecoderConfig(rnn_channels=16, ch=8, layers_per_stack=1), reverb_length=640, **kw
+    )
 
 
 def test_forward_shapes_and_gradients():
@@ -138,3 +140,32 @@ def test_timbre_transfer_pitch_lands_on_shifted_harmonics():
     spec = np.abs(np.fft.rfft(y * np.hanning(y.size)))
     peak_hz = np.argmax(spec) * sr / y.size
     assert abs(peak_hz / 440.0 - round(peak_hz / 440.0)) * 440.0 < 8.0  # a harmonic of 440 Hz
+
+
+def test_api_shapes_calibration_and_errors():
+    from audiokit.ddsp.features import compute_loudness
+
+    f0 = torch.full((250,), 330.0)
+    ld = torch.full((250,), -25.0)
+    y = ddsp.synthesize(f0, ld)
+    assert y.shape == (16000,)
+    got = compute_loudness(y)[20:-20]
+    assert float((got + 25.0).abs().max()) < 0.5  # synthesize() hits the requested loudness
+    hd = torch.tensor([1.0, 0.5, 0.25])
+    y2 = ddsp.synthesize(
+        f0[None].repeat(2, 1), ld[None].repeat(2, 1), hd, noise_magnitudes=torch.full((2, 250, 65), 1e-3)
+    )
+    assert y2.shape == (2, 16000)
+    assert ddsp.filtered_noise(torch.ones(10, 65)).shape == (640,)
+    assert ddsp.harmonic(torch.full((2, 10), 200.0), torch.ones(2, 10), torch.ones(2, 10, 5), 1000).shape == (
+        2,
+        1000,
+    )
+    with pytest.raises(ValueError, match="NaN"):
+        ddsp.synthesize(torch.full((10,), float("nan")), torch.zeros(10))
+    with pytest.raises(ValueError):
+        ddsp.synthesize(torch.ones(10), torch.zeros(11))
+    f, l = ddsp.notes_to_controls([440.0, 660.0], [0.2, 0.3], [-20.0, -30.0], vibrato_cents=10.0)
+    assert f.shape == l.shape == (125,) and float(l.max()) <= -20.0 and float(l[-1]) == -80.0
+    with pytest.raises(ValueError):
+        ddsp.notes_to_controls([440.0], [0.2, 0.3], [-20.0])

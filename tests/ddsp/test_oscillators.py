@@ -38,7 +38,14 @@ def test_single_harmonic_closed_form():
     hd[..., 0] = 1.0
     expect = a * np.sin(2 * np.pi * 440 * np.arange(1, sr + 1) / sr)
     for method in ("window", "linear"):
-        y = ddsp.harmonic(torch.full((1, n_frames), 440.0), torch.full((1, n_frames), a), hd, sr, sr, amp_resample_method=method)
+        y = ddsp.harmonic(
+            torch.full((1, n_frames), 440.0),
+            torch.full((1, n_frames), a),
+            hd,
+            sr,
+            sr,
+            amp_resample_method=method,
+        )
         assert np.abs(y[0].double().numpy() - expect).max() < 1e-4
         assert float(y.square().mean().sqrt()) == pytest.approx(a / math.sqrt(2), rel=1e-3)
         spec = np.abs(np.fft.rfft(y[0].double().numpy()))
@@ -50,7 +57,9 @@ def test_nyquist_removal_and_renormalisation():
     hd = ddsp.exp_sigmoid(torch.zeros(1, 4, 5))
     out = osc.normalize_harmonics(hd, torch.full((1, 4), 3000.0), 16000)
     np.testing.assert_allclose(out[0, 0].numpy(), [0.5, 0.5, 0, 0, 0], atol=1e-7)
-    exact = osc.normalize_harmonics(torch.ones(1, 1, 3), torch.full((1, 1), 4000.0), 16000)  # 8000 Hz = Nyquist
+    exact = osc.normalize_harmonics(
+        torch.ones(1, 1, 3), torch.full((1, 1), 4000.0), 16000
+    )  # 8000 Hz = Nyquist
     np.testing.assert_allclose(exact[0, 0].numpy(), [1.0, 0.0, 0.0])
     h440 = osc.normalize_harmonics(torch.rand(1, 3, 60) + 0.1, torch.full((1, 3), 440.0), 16000)
     assert int((h440[0, 0] > 0).sum()) == 18
@@ -58,7 +67,9 @@ def test_nyquist_removal_and_renormalisation():
     # without frame-level normalisation, the sample-wise mask still zeroes above-Nyquist partials:
     # 3 kHz with 5 equal harmonics -> only 3 and 6 kHz sound (no aliases at 7, 4 or 1 kHz)
     sr = 16000
-    y = osc.harmonic_synthesis(torch.full((1, 250), 3000.0), torch.ones(1, 250), torch.full((1, 250, 5), 0.2), sr, sr)
+    y = osc.harmonic_synthesis(
+        torch.full((1, 250), 3000.0), torch.ones(1, 250), torch.full((1, 250, 5), 0.2), sr, sr
+    )
     spec = np.abs(np.fft.rfft(y[0].double().numpy()))
     peaks = set(np.nonzero(spec > 1e-3 * spec.max())[0])
     assert peaks == {3000, 6000}
@@ -84,7 +95,9 @@ def test_streaming_two_halves_equal_one_call():
     hd = osc.normalize_harmonics(torch.rand(1, n_frames, h))
     hd = hd[:, :1].expand(1, n_frames, h)
     full = osc.harmonic_synthesis(f0, amps, hd, n_frames * 64, sr)
-    first, phase = osc.harmonic_synthesis(f0[:, :50], amps[:, :50], hd[:, :50], 50 * 64, sr, return_final_phase=True)
+    first, phase = osc.harmonic_synthesis(
+        f0[:, :50], amps[:, :50], hd[:, :50], 50 * 64, sr, return_final_phase=True
+    )
     second = osc.harmonic_synthesis(f0[:, 50:], amps[:, 50:], hd[:, 50:], 50 * 64, sr, initial_phase=phase)
     assert float((torch.cat([first, second], 1) - full).abs().max()) < 1e-5
 
@@ -181,7 +194,9 @@ def test_harmonic_shifts_and_any_length_paths():
     f0, amps, hd = _controls(b=1, f=10, h=6)
     sr, n = 16000, 10 * 64
     base = osc.harmonic_synthesis(f0.float(), amps.float(), hd.float(), n, sr)
-    zero_shift = osc.harmonic_synthesis(f0.float(), amps.float(), hd.float(), n, sr, harmonic_shifts=torch.zeros(1, 10, 6))
+    zero_shift = osc.harmonic_synthesis(
+        f0.float(), amps.float(), hd.float(), n, sr, harmonic_shifts=torch.zeros(1, 10, 6)
+    )
     assert float((base - zero_shift).abs().max()) < 2e-4
     # a length that is not a multiple of the frame count uses sample-wise linear envelopes
     m = 10 * 64 + 13

@@ -103,7 +103,10 @@ def test_processor_group_dag():
     group = processors.ProcessorGroup(
         [
             (synths.Harmonic(16000, hop_length=64), ["amps", "harmonic_distribution", "f0_hz"]),
-            (synths.FilteredNoise(hop_length=64, generator=torch.Generator().manual_seed(0)), ["noise_magnitudes"]),
+            (
+                synths.FilteredNoise(hop_length=64, generator=torch.Generator().manual_seed(0)),
+                ["noise_magnitudes"],
+            ),
             (processors.Add(), ["filtered_noise/signal", "harmonic/signal"]),
             (effects.Reverb(trainable=True, reverb_length=256), ["add/signal"]),
         ]
@@ -117,7 +120,9 @@ def test_processor_group_dag():
     out = group(inputs, return_outputs_dict=True)
     ctl = out["controls"]
     assert out["signal"].shape == (2, 512)
-    torch.testing.assert_close(ctl["add"]["signal"], ctl["harmonic"]["signal"] + ctl["filtered_noise"]["signal"])
+    torch.testing.assert_close(
+        ctl["add"]["signal"], ctl["harmonic"]["signal"] + ctl["filtered_noise"]["signal"]
+    )
     assert ctl["out"] is ctl["reverb"] and "inputs" in ctl
     assert set(dict(group.named_parameters())) == {"modules_by_name.reverb.ir"}
     with pytest.raises(KeyError, match="nope"):
@@ -138,7 +143,10 @@ def test_mix_is_constant_power_and_crop():
 
 
 def _grad_ok(*tensors):
-    return all(t.grad is not None and bool(torch.isfinite(t.grad).all()) and bool(t.grad.abs().sum() > 0) for t in tensors)
+    return all(
+        t.grad is not None and bool(torch.isfinite(t.grad).all()) and bool(t.grad.abs().sum() > 0)
+        for t in tensors
+    )
 
 
 def test_gradients_flow_to_every_control():
@@ -158,7 +166,11 @@ def test_gradients_flow_to_every_control():
     synths.Sinusoidal(16000, hop_length=32)(sa, sf).square().sum().backward()
     assert _grad_ok(sa, sf)
     # Wavetable amplitudes, tables, f0
-    wa, wt, wf = torch.randn(b, f, requires_grad=True), torch.randn(b, f, 64, requires_grad=True), torch.full((b, f), 200.0, requires_grad=True)
+    wa, wt, wf = (
+        torch.randn(b, f, requires_grad=True),
+        torch.randn(b, f, 64, requires_grad=True),
+        torch.full((b, f), 200.0, requires_grad=True),
+    )
     synths.Wavetable(16000, hop_length=32)(wa, wt, wf).square().sum().backward()
     assert _grad_ok(wa, wt, wf)
     # Reverbs, FIR, ModDelay
