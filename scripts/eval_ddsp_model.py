@@ -72,12 +72,17 @@ def main() -> None:
         ),
         examples,
     )
-    header = "| renderer | spectral loss | loudness L1 (dB) | f0 L1 (semitones) | f0 outliers |"
+    header = (
+        "| renderer | spectral loss | loudness L1 (dB) | loudness L1, voiced (dB) | f0 L1 (semitones) "
+        "| f0 outliers |"
+    )
     print(header)
-    print("|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|")
     for name, m in rows.items():
         print(
-            f"| {name} | {m['spectral_loss']:.3f} | {m['loudness_l1_db']:.3f} | {m['f0_l1_midi']:.4f} | "
+            f"| {name} | {m['spectral_loss']:.3f} | {m['loudness_l1_db']:.3f} | "
+            f"{m['loudness_l1_db_voiced']:.3f} | "
+            f"{m['f0_l1_midi']:.4f} | "
             f"{m['f0_outlier_ratio']:.3f} |"
         )
     print(f"\n{len(examples)} examples of {args.seconds:g} s from {args.data}")

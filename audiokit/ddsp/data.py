@@ -113,6 +113,8 @@ class DDSPExamples(torch.utils.data.Dataset):
             (the last one may be shorter) and every ``val_every``-th chunk (counting over the whole
             folder) is held out for validation, as magenta's train/eval split of 20 s chunks; windows
             never cross a chunk boundary.
+        normalize_peak_db: scale every file to this peak level (e.g. -1 dBFS); quiet recordings make
+            the magnitude term of the spectral loss vanish next to its log term.
     """
 
     def __init__(
@@ -131,6 +133,7 @@ class DDSPExamples(torch.utils.data.Dataset):
         split: str = "all",
         val_every: int = 20,
         chunk_seconds: float = 20.0,
+        normalize_peak_db: float | None = None,
     ):
         from audiokit.batch import find_audio
         from audiokit.io import load
@@ -163,6 +166,9 @@ class DDSPExamples(torch.utils.data.Dataset):
             try:
                 wav, _ = load(path, sr=sample_rate, mono=True)
                 x = wav[0].numpy()
+                peak = float(np.abs(x).max()) if x.size else 0.0
+                if normalize_peak_db is not None and peak > 0:
+                    x = x * (10.0 ** (normalize_peak_db / 20.0) / peak)
                 if x.size < min_seconds * sample_rate:
                     raise ValueError(f"shorter than {min_seconds} s")
                 f0, conf = file_f0(path, x, sample_rate, self.hop, cache, f0_extractor, f0_min, f0_max)

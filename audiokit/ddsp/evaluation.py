@@ -1,7 +1,8 @@
 """Resynthesis metrics of a DDSP model, as magenta's ``training/metrics.py`` defines them.
 
 * spectral loss: :class:`~audiokit.ddsp.losses.SpectralLoss` between input and resynthesis;
-* loudness L1: mean ``|ld(x) - ld(y)|`` in dB (current loudness definition, all frames);
+* loudness L1: mean ``|ld(x) - ld(y)|`` in dB (current loudness definition, all frames), and the
+  same over the frames where the reference is confidently pitched (``loudness_l1_db_voiced``);
 * f0 L1: mean ``|midi(f0) - midi(f0_resynth)|`` over frames where the reference f0 is confident
   (``>= 0.85``), the resynthesis' f0 measured by pYIN (magenta uses CREPE; a user's tracker can be
   passed); an example is an *f0 outlier* when the tracker finds no pitch in those frames or its mean
@@ -47,7 +48,7 @@ def resynthesis_metrics(
     gen = torch.Generator().manual_seed(seed)
     noise = model.processor_group.modules_by_name["filtered_noise"]
     old, noise.generator = noise.generator, gen
-    spec, ld_err, f0_err, outliers, n = [], [], [], 0, 0
+    spec, ld_err, ld_err_voiced, f0_err, outliers, n = [], [], [], [], 0, 0
     try:
         for ex in examples:
             audio = ex["audio"].float()[None]
@@ -58,6 +59,8 @@ def resynthesis_metrics(
             ld_out = compute_loudness(out, sr, fr)[:, :n_frames]
             ld_err.append(float((ld - ld_out).abs().mean()))
             conf = ex["f0_confidence"].numpy() >= confidence_threshold
+            if conf.any():
+                ld_err_voiced.append(float((ld - ld_out).abs()[0, torch.from_numpy(conf)].mean()))
             f0_gen, voiced = tracker(out[0].double().numpy(), sr, hop)
             f0_gen, voiced = np.asarray(f0_gen)[:n_frames], np.asarray(voiced)[:n_frames] > 0.5
             n += 1
@@ -77,6 +80,7 @@ def resynthesis_metrics(
     return {
         "spectral_loss": float(np.mean(spec)) if spec else float("nan"),
         "loudness_l1_db": float(np.mean(ld_err)) if ld_err else float("nan"),
+        "loudness_l1_db_voiced": float(np.mean(ld_err_voiced)) if ld_err_voiced else float("nan"),
         "f0_l1_midi": float(np.mean(f0_err)) if f0_err else float("nan"),
         "f0_outlier_ratio": outliers / max(n, 1),
         "n_examples": float(n),

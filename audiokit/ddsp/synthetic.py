@@ -6,7 +6,9 @@ with the instrument's spectrum plus a quiet breath noise. Because the f0, the lo
 spectrum are known exactly, a trained model's resynthesis can be scored against ground truth.
 
 The spectrum is ``c_k(u) ~ k^-(1.8 - 0.8 u) * (1 + 0.6 cos(2 pi k / 5))`` for ``k = 1..40``, ``u`` the
-loudness mapped to ``[0, 1]`` over ``[-60, -10]`` dB: louder notes are brighter, and the cosine
+loudness mapped to ``[0, 1]`` over ``[-40, 10]`` dB (phrases peak around -6 dBFS, the level of
+normalised recordings; at much lower levels the magnitude term of the spectral loss vanishes next to
+the log term and a model tends to render everything as noise): louder notes are brighter, and the cosine
 puts a formant-like ripple on the harmonics. Breath noise: 65-band magnitudes peaking around 2 kHz,
 30 dB below the harmonic amplitude.
 
@@ -39,7 +41,7 @@ class SyntheticInstrument:
     frame_rate: int = 250
     n_harmonics: int = 40
     midi_range: tuple[float, float] = (48.0, 84.0)
-    loudness_range: tuple[float, float] = (-60.0, -10.0)
+    loudness_range: tuple[float, float] = (-40.0, 10.0)
     vibrato_hz: float = 5.5
     vibrato_cents: float = 25.0
     noise_db: float = -30.0
@@ -112,7 +114,7 @@ def random_phrase(
         / 100.0
         * np.sin(2 * np.pi * instrument.vibrato_hz * times + rng.uniform(0, 2 * np.pi))
     )
-    f0 = 440.0 * 2.0 ** ((f0_midi + vib * (ld > -60.0) - 69.0) / 12.0)
+    f0 = 440.0 * 2.0 ** ((f0_midi + vib * (ld > -75.0) - 69.0) / 12.0)  # no vibrato in rests
     return f0, np.maximum(ld, -80.0)
 
 
@@ -145,7 +147,7 @@ def write_dataset(
                 fh,
                 f0_hz=f0.astype(np.float32),
                 loudness_db=ld.astype(np.float32),
-                f0_confidence=(ld > -70).astype(np.float32),
+                f0_confidence=(ld > -75).astype(np.float32),  # pitched except in rests
             )
     with atomic_write(out / "instrument.json") as tmp:
         tmp.write_text(

@@ -42,6 +42,7 @@ class DDSPDataConfig:
     chunk_seconds: float = 20.0
     cache_dir: str | None = None  #: f0 cache (default ``<path>/.ddsp_cache``)
     f0_extractor: str = "pyin"  #: ``"pyin"`` or ``"package.module:function"`` (e.g. a CREPE wrapper)
+    normalize_peak_db: float | None = None  #: scale each file to this peak (dBFS); None keeps levels
 
 
 @dataclass
@@ -109,6 +110,7 @@ class DDSPTask(TrainingTask):
             split="all" if d.val_path else split,  # a separate val folder: no held-out chunks
             val_every=d.val_every,
             chunk_seconds=d.chunk_seconds,
+            normalize_peak_db=d.normalize_peak_db,
         )
         # rank 0 extracts (and caches) the f0 first; the other ranks then read the cache
         if not self.is_main:

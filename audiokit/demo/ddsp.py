@@ -118,7 +118,7 @@ def _resynthesis(model, fast: bool):
             {
                 "audio": audio,
                 "f0_hz": torch.from_numpy(f0).float(),
-                "f0_confidence": torch.from_numpy((ld > -70).astype(np.float32)),
+                "f0_confidence": torch.from_numpy((ld > -75).astype(np.float32)),
             }
         )
     m = resynthesis_metrics(model, examples)
