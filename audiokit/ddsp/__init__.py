@@ -32,6 +32,7 @@ from audiokit.ddsp.filters import fft_convolve, frequency_filter, frequency_impu
 from audiokit.ddsp.losses import SpectralLoss
 from audiokit.ddsp.model import DDSPAutoencoder, DDSPConfig
 from audiokit.ddsp.oscillators import (
+    HarmonicStream,
     harmonic_synthesis,
     normalize_harmonics,
     oscillator_bank,
@@ -51,6 +52,7 @@ __all__ = [
     "FilteredNoise",
     "FilteredNoiseReverb",
     "Harmonic",
+    "HarmonicStream",
     "Mix",
     "ModDelay",
     "Processor",

@@ -47,6 +47,7 @@ __all__ = [
     "harmonic_distribution_to_wavetable",
     "wavetable_lookup",
     "wavetable_synthesis",
+    "HarmonicStream",
 ]
 
 _TWO_PI = 2.0 * math.pi
@@ -305,6 +306,8 @@ def harmonic_segments(
     dtype = amp_ext.dtype if amp_ext.is_floating_point() else torch.float32
     if ratios is None:
         ratios = torch.arange(1, k_all + 1, dtype=dtype, device=amp_ext.device)
+    elif bool((ratios != torch.round(ratios)).any()) or bool((ratios < 1).any()):
+        raise ValueError("harmonic ratios must be positive integers (use sinusoidal_synthesis otherwise)")
     nyquist = sample_rate / 2.0
     phase64, final = segment_phase(f0_ext[..., None], hop, sample_rate, initial_phase, dtype=torch.float64)
     n_seg = b * (s1 - 1)
@@ -572,3 +575,61 @@ def wavetable_synthesis(
             v.append(a0 + (a1 - a0) * frac)
         audio = v[0] + (v[1] - v[0]) * alpha
     return audio * env
+
+
+class HarmonicStream:
+    """Block-by-block harmonic synthesis that equals one long :func:`harmonic_synthesis` render.
+
+    Each call takes the next frames of controls and returns the audio up to the newest frame: the
+    segment between two frames needs both, so output lags input by one frame (``hop`` samples of
+    latency); :meth:`flush` renders the held last frame. The phase is carried in float64 cycles::
+
+        stream = HarmonicStream(sample_rate=16000, hop_length=64)
+        blocks = [stream.process(f0[:, i:i + 10], amps[:, i:i + 10], hd[:, i:i + 10]) for i in ...]
+        audio = torch.cat(blocks + [stream.flush()], dim=1)   # == harmonic_synthesis(f0, amps, hd, ...)
+    """
+
+    def __init__(self, sample_rate: int = 16000, hop_length: int = 64, amp_resample_method: str = "window"):
+        self.sample_rate = sample_rate
+        self.hop_length = hop_length
+        self.amp_resample_method = amp_resample_method
+        self.reset()
+
+    def reset(self) -> None:
+        self._f0: torch.Tensor | None = None
+        self._amps: torch.Tensor | None = None
+        self._phase: torch.Tensor | None = None
+
+    def process(
+        self, f0_hz: torch.Tensor, amplitudes: torch.Tensor, harmonic_distribution: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``(B, F)`` f0 and amplitude, ``(B, F, H)`` distribution -> ``(B, F * hop)`` audio
+        (``(B, (F - 1) * hop)`` on the first call)."""
+        f0_hz, amplitudes = _frames_2d(f0_hz, "f0_hz"), _frames_2d(amplitudes, "amplitudes")
+        amps = (
+            amplitudes[..., None]
+            if harmonic_distribution is None
+            else amplitudes[..., None] * harmonic_distribution
+        )
+        if self._f0 is not None:
+            f0_hz = torch.cat([self._f0, f0_hz], dim=1)
+            amps = torch.cat([self._amps, amps], dim=1)
+        self._f0, self._amps = f0_hz[:, -1:], amps[:, -1:]
+        if f0_hz.shape[1] < 2:
+            return f0_hz.new_zeros(f0_hz.shape[0], 0)
+        audio, self._phase = harmonic_segments(
+            f0_hz, amps, self.hop_length, self.sample_rate, self.amp_resample_method, self._phase
+        )
+        return audio
+
+    def flush(self) -> torch.Tensor:
+        """The final ``hop`` samples (the last frame held), then :meth:`reset`."""
+        if self._f0 is None:
+            raise ValueError("HarmonicStream.flush() before any process() call")
+        f0 = self._f0.expand(-1, 2)
+        amps = self._amps.expand(-1, 2, -1)
+        audio, _ = harmonic_segments(
+            f0, amps, self.hop_length, self.sample_rate, self.amp_resample_method, self._phase
+        )
+        self.reset()
+        return audio

@@ -255,3 +255,21 @@ def test_wavetable_synthesis_renders_the_table():
     tabs = torch.stack([torch.full((16,), 1.0), torch.full((16,), 3.0)])[None]  # (1, 2, 16)
     z = osc.wavetable_synthesis(torch.full((1, 2), 100.0), torch.ones(1, 2), tabs, 128, sr)
     np.testing.assert_allclose(z[0, :64].numpy(), 1.0 + 2.0 * np.arange(64) / 64, atol=1e-5)
+
+
+def test_harmonic_stream_blocks_equal_one_render():
+    g = torch.Generator().manual_seed(5)
+    f0 = 200 + 600 * torch.rand(2, 37, generator=g)
+    amps = torch.rand(2, 37, generator=g)
+    hd = osc.normalize_harmonics(torch.rand(2, 37, 12, generator=g), f0, 16000)
+    full = osc.harmonic_synthesis(f0, amps, hd, 37 * 64, 16000)
+    stream = osc.HarmonicStream(16000, 64)
+    blocks, i = [], 0
+    for size in (1, 5, 13, 8, 10):
+        blocks.append(stream.process(f0[:, i : i + size], amps[:, i : i + size], hd[:, i : i + size]))
+        i += size
+    assert blocks[0].shape == (2, 0) and blocks[1].shape == (2, 5 * 64)
+    out = torch.cat([*blocks, stream.flush()], dim=1)
+    assert out.shape == full.shape and float((out - full).abs().max()) < 1e-4
+    with pytest.raises(ValueError):
+        stream.flush()
