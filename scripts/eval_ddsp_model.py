@@ -40,11 +40,23 @@ class _Renderer(torch.nn.Module):
         return {"audio": self.render(f0, ld)}
 
 
+class _Dry(torch.nn.Module):
+    """The model's output before its reverb (``audio_dry``), same noise."""
+
+    def __init__(self, model: DDSPAutoencoder):
+        super().__init__()
+        self.model, self.config, self.processor_group = model, model.config, model.processor_group
+
+    def forward(self, f0, ld, audio):
+        return {"audio": self.model(f0, ld, audio)["audio_dry"]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model", type=Path)
     ap.add_argument("data", type=Path)
     ap.add_argument("--seconds", type=float, default=4.0, help="example length (default 4)")
+    ap.add_argument("--max-examples", type=int, default=None, help="use only the first N examples")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     model = DDSPAutoencoder.from_pretrained(args.model)
@@ -58,11 +70,13 @@ def main() -> None:
         f0_min=cfg.f0_min,
         f0_max=cfg.f0_max,
     )
-    examples = [ds[i] for i in range(len(ds))]
+    examples = [ds[i] for i in range(min(len(ds), args.max_examples or len(ds)))]
     inst = SyntheticInstrument()
     gen = torch.Generator().manual_seed(1234)
     rows = {}
     rows["ddsp_tiny (this model)"] = resynthesis_metrics(model, examples)
+    if model.config.reverb:
+        rows["ddsp_tiny without its reverb (audio_dry)"] = resynthesis_metrics(_Dry(model), examples)
     rows["synthetic instrument, other noise (floor)"] = resynthesis_metrics(
         _Renderer(lambda f0, ld: inst.render(f0, ld, gen), cfg), examples
     )

@@ -161,10 +161,16 @@ def test_long_render_output_precision_and_no_detuning():
     # the rendered samples themselves: harmonic 60 of 100 Hz (6 kHz) for 60 s at 48 kHz
     sr, n_frames = 48000, 60 * 250
     n = n_frames * 192
-    hd = torch.zeros(1, n_frames, 60)
-    hd[..., 59] = 1.0
+    # the harmonic bank's kernel with the one oscillator of ratio 60 (what harmonic_synthesis runs with
+    # a one-hot distribution on k = 60, without the 59 silent columns)
     with torch.no_grad():
-        y = osc.harmonic_synthesis(torch.full((1, n_frames), 100.0), torch.ones(1, n_frames), hd, n, sr)
+        y, _ = osc.harmonic_segments(
+            torch.full((1, n_frames + 1), 100.0),
+            torch.ones(1, n_frames + 1, 1),
+            192,
+            sr,
+            ratios=torch.tensor([60.0]),
+        )
     idx = np.arange(1, n + 1, dtype=np.int64)
     exact = np.sin(2 * np.pi * ((6000 * idx) % sr) / sr)
     err = np.abs(y[0].double().numpy() - exact)
