@@ -89,14 +89,39 @@ def _memory_child(impl: str, batch: int, f0_hz: float, backward: bool) -> None:
     if backward:
         for x in (f0, amps, hd):
             x.requires_grad_(True)
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    base = _reset_peak_rss_kb()
     if backward:
         IMPLS[impl](f0, amps, hd).square().sum().backward()
     else:
         with torch.no_grad():
             IMPLS[impl](f0, amps, hd)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = _peak_rss_kb()
     print(json.dumps({"peak_mb": (peak - base) / 1024.0}))
+
+
+def _status_kb(field: str) -> int | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak_rss_kb() -> int:
+    """Reset the peak-RSS mark to the current RSS and return it (KB). ``ru_maxrss`` alone is no use
+    in a child: Linux carries the parent's peak across exec, so the child would report the bench's."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return _status_kb("VmRSS") or 0
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _peak_rss_kb() -> int:
+    hwm = _status_kb("VmHWM")
+    return hwm if hwm is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def peak_memory_mb(impl: str, batch: int, f0_hz: float, backward: bool = False) -> float:
