@@ -1,6 +1,7 @@
 """Resynthesis metrics of a DDSP model on a folder of phrases with ground-truth f0 (as written by
 scripts/make_ddsp_synthetic.py), next to two references: the true instrument re-rendered with other
-noise (the floor of the metrics) and audiokit's default-timbre synthesizer (no learning).
+noise and stored as the data are, 16-bit PCM (the floor of the metrics), and audiokit's default-timbre
+synthesizer (no learning).
 
     python scripts/eval_ddsp_model.py pretrained/ddsp_tiny data/ddsp_synthetic/val [--seconds 4]
 
@@ -10,11 +11,13 @@ Prints a markdown table and writes it with the raw numbers to MODEL_DIR/eval.jso
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import soundfile as sf
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -51,6 +54,15 @@ class _Dry(torch.nn.Module):
         return {"audio": self.model(f0, ld, audio)["audio_dry"]}
 
 
+def _pcm16(audio: torch.Tensor) -> torch.Tensor:
+    """``(1, T)`` through a 16-bit wav in memory, as ``write_dataset`` stores the phrases: their rests
+    are digital silence, which the log-magnitude term of the loss tells from a float render's tails."""
+    buf = io.BytesIO()
+    sf.write(buf, audio[0].numpy(), 16000, format="WAV", subtype="PCM_16")
+    buf.seek(0)
+    return torch.from_numpy(sf.read(buf, dtype="float32")[0])[None]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model", type=Path)
@@ -78,7 +90,7 @@ def main() -> None:
     if model.config.reverb:
         rows["ddsp_tiny without its reverb (audio_dry)"] = resynthesis_metrics(_Dry(model), examples)
     rows["synthetic instrument, other noise (floor)"] = resynthesis_metrics(
-        _Renderer(lambda f0, ld: inst.render(f0, ld, gen), cfg), examples
+        _Renderer(lambda f0, ld: _pcm16(inst.render(f0, ld, gen)), cfg), examples
     )
     rows["default timbre, synthesize() (no learning)"] = resynthesis_metrics(
         _Renderer(
