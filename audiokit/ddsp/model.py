@@ -1,0 +1,340 @@
+"""The DDSP autoencoder: (f0, loudness[, z]) -> RnnFcDecoder -> Harmonic + FilteredNoise -> Reverb.
+
+``DDSPAutoencoder(DDSPConfig())`` is magenta's ``solo_instrument`` model (60 harmonics, 65 noise
+bands, a trainable 48000-sample reverb, decoder 512/3/GRU 512); ``DDSPConfig.tiny()`` its
+``tiny_instrument`` (no Fc layers, GRU 256, 0.23M parameters); ``use_z=True`` adds the MFCC-GRU z
+encoder of the NSynth autoencoder. Weights are saved as ``model.safetensors`` next to ``config.json``::
+
+    model = DDSPAutoencoder.from_pretrained("pretrained/ddsp_tiny")
+    out = model(f0_hz, loudness_db)            # (B, F) each -> out["audio"] (B, F * hop)
+    audio = model.timbre_transfer(wav, sr, pitch_shift=12)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from audiokit.ddsp.core import DB_RANGE
+from audiokit.ddsp.decoders import RnnFcDecoder
+from audiokit.ddsp.effects import Reverb
+from audiokit.ddsp.encoders import F0LoudnessPreprocessor, MfccRnnEncoder
+from audiokit.ddsp.features import LEGACY_LD_RANGE, extract_features
+from audiokit.ddsp.processors import Add, ProcessorGroup
+from audiokit.ddsp.synths import FilteredNoise, Harmonic
+
+__all__ = ["DecoderConfig", "ZEncoderConfig", "DDSPConfig", "DDSPAutoencoder", "resolve_pretrained"]
+
+log = logging.getLogger(__name__)
+
+WEIGHTS_NAME = "model.safetensors"
+CONFIG_NAME = "config.json"
+
+
+def resolve_pretrained(name_or_path: str | Path) -> Path:
+    """A model directory: an existing path, else ``$AUDIOKIT_PRETRAINED/<name>``, else the repository's
+    ``pretrained/<name>`` (e.g. ``"ddsp_tiny"``)."""
+    import os
+
+    p = Path(name_or_path)
+    if p.is_dir():
+        return p
+    candidates = []
+    if os.environ.get("AUDIOKIT_PRETRAINED"):
+        candidates.append(Path(os.environ["AUDIOKIT_PRETRAINED"]) / str(name_or_path))
+    candidates.append(Path(__file__).resolve().parents[2] / "pretrained" / str(name_or_path))
+    for c in candidates:
+        if c.is_dir():
+            return c
+    raise FileNotFoundError(
+        f"{name_or_path}: no such model directory (looked in {[str(c) for c in [p, *candidates]]})"
+    )
+
+
+@dataclass
+class DecoderConfig:
+    """RnnFcDecoder sizes (magenta's solo_instrument defaults)."""
+
+    rnn_channels: int = 512
+    rnn_type: str = "gru"
+    ch: int = 512
+    layers_per_stack: int = 3
+    leaky_slope: float = 0.2
+
+
+@dataclass
+class ZEncoderConfig:
+    """MFCC-GRU z encoder (magenta's NSynth autoencoder: z 16 at 125 frames per 4 s)."""
+
+    z_dims: int = 16
+    z_time_steps: int = 125
+    rnn_channels: int = 512
+    n_mfcc: int = 30
+    n_mels: int = 128
+
+
+@dataclass
+class DDSPConfig:
+    """Everything needed to rebuild a DDSP autoencoder (stored as ``config.json``).
+
+    ``loudness`` names the loudness definition the model was trained on (``"current"`` or
+    ``"legacy"``); ``f0_min``/``f0_max`` bound the pYIN search. (Statistics of the training data used
+    by timbre transfer live in the weights, see :meth:`DDSPAutoencoder.set_data_statistics`.)
+    """
+
+    sample_rate: int = 16000
+    frame_rate: int = 250
+    n_harmonics: int = 60
+    n_noise_bands: int = 65
+    noise_window_size: int = 0
+    amp_resample_method: str = "window"
+    reverb: bool = True
+    reverb_length: int = 48000
+    decoder: DecoderConfig = field(default_factory=DecoderConfig)
+    use_z: bool = False
+    z_encoder: ZEncoderConfig | None = None
+    loudness: str = "current"
+    f0_min: float = 50.0
+    f0_max: float = 2000.0
+
+    def __post_init__(self) -> None:
+        if self.sample_rate % self.frame_rate:
+            raise ValueError(
+                f"sample_rate {self.sample_rate} is not a multiple of frame_rate {self.frame_rate}"
+            )
+        if self.loudness not in ("current", "legacy"):
+            raise ValueError(f"loudness must be 'current' or 'legacy', got {self.loudness!r}")
+        if self.use_z and self.z_encoder is None:
+            self.z_encoder = ZEncoderConfig()
+
+    @property
+    def hop_length(self) -> int:
+        return self.sample_rate // self.frame_rate
+
+    @classmethod
+    def tiny(cls, **overrides: Any) -> DDSPConfig:
+        """magenta's tiny_instrument: no Fc layers, GRU 256 (0.23M parameters with 60 harmonics)."""
+        cfg = cls(decoder=DecoderConfig(rnn_channels=256, layers_per_stack=0), **overrides)
+        return cfg
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DDSPConfig:
+        """Strict: unknown keys and wrong types raise ``ValueError`` naming the dotted key."""
+        from audiokit.train.config import from_dict
+
+        return from_dict(cls, data)
+
+
+class DDSPAutoencoder(nn.Module):
+    """f0 and loudness (and optionally audio for z) -> audio, through interpretable synthesis.
+
+    ``forward(f0_hz (B, F), loudness_db (B, F), audio=None) -> dict`` with ``"audio"`` ``(B, F * hop)``
+    (after reverb), ``"audio_dry"``, ``"harmonic"``, ``"noise"`` and the scaled ``"controls"``.
+    """
+
+    def __init__(self, config: DDSPConfig | None = None):
+        super().__init__()
+        self.config = config = config or DDSPConfig()
+        range_db = DB_RANGE if config.loudness == "current" else LEGACY_LD_RANGE
+        self.preprocessor = F0LoudnessPreprocessor(range_db)
+        self.encoder = None
+        inputs = {"ld_scaled": 1, "f0_scaled": 1}
+        if config.use_z:
+            z = config.z_encoder or ZEncoderConfig()
+            self.encoder = MfccRnnEncoder(
+                config.sample_rate, z.z_dims, z.z_time_steps, z.rnn_channels, "gru", z.n_mfcc, z.n_mels
+            )
+            inputs["z"] = z.z_dims
+        d = config.decoder
+        self.decoder = RnnFcDecoder(
+            inputs,
+            (
+                ("amps", 1),
+                ("harmonic_distribution", config.n_harmonics),
+                ("noise_magnitudes", config.n_noise_bands),
+            ),
+            d.rnn_channels,
+            d.rnn_type,
+            d.ch,
+            d.layers_per_stack,
+            d.leaky_slope,
+        )
+        hop = config.hop_length
+        dag: list[tuple] = [
+            (
+                Harmonic(config.sample_rate, hop_length=hop, amp_resample_method=config.amp_resample_method),
+                ["amps", "harmonic_distribution", "f0_hz"],
+            ),
+            (FilteredNoise(hop_length=hop, window_size=config.noise_window_size), ["noise_magnitudes"]),
+            (Add(), ["filtered_noise/signal", "harmonic/signal"]),
+        ]
+        if config.reverb:
+            dag.append((Reverb(trainable=True, reverb_length=config.reverb_length), ["add/signal"]))
+        self.processor_group = ProcessorGroup(dag)
+        # [mean voiced loudness (dB), mean voiced f0 (MIDI)] of the training data; NaN: unknown
+        self.register_buffer("data_statistics", torch.full((2,), float("nan")))
+
+    def set_data_statistics(self, loudness_mean_db: float, f0_mean_midi: float) -> None:
+        """Store training-data statistics (kept in the weights) for timbre transfer's auto-adjust."""
+        self.data_statistics.copy_(torch.tensor([loudness_mean_db, f0_mean_midi]))
+
+    @property
+    def loudness_mean_db(self) -> float | None:
+        v = float(self.data_statistics[0])
+        return None if v != v else v
+
+    # Inference helpers ---------------------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def forward(
+        self, f0_hz: torch.Tensor, loudness_db: torch.Tensor, audio: torch.Tensor | None = None
+    ) -> dict[str, Any]:
+        if f0_hz.shape != loudness_db.shape or f0_hz.dim() != 2:
+            raise ValueError(
+                f"f0_hz {tuple(f0_hz.shape)} and loudness_db {tuple(loudness_db.shape)} must be (B, F)"
+            )
+        feats = self.preprocessor(f0_hz, loudness_db)
+        if self.encoder is not None:
+            if audio is None:
+                raise ValueError("this model has a z encoder: pass the audio too")
+            feats["z"] = self.encoder(audio, f0_hz.shape[1])
+        net = self.decoder(feats)
+        outputs = self.processor_group.get_controls({**net, "f0_hz": f0_hz})
+        final = outputs["out"]["signal"]
+        return {
+            "audio": final,
+            "audio_dry": outputs["add"]["signal"],
+            "harmonic": outputs["harmonic"]["signal"],
+            "noise": outputs["filtered_noise"]["signal"],
+            "controls": {
+                "amplitudes": outputs["harmonic"]["controls"]["amplitudes"],
+                "harmonic_distribution": outputs["harmonic"]["controls"]["harmonic_distribution"],
+                "noise_magnitudes": outputs["filtered_noise"]["controls"]["magnitudes"],
+                "f0_hz": f0_hz,
+                "loudness_db": loudness_db,
+            },
+        }
+
+    def features(self, audio: np.ndarray | torch.Tensor, **f0_kwargs) -> dict[str, np.ndarray]:
+        """f0/loudness of mono audio at the model's rate and framing (pYIN in the model's f0 range)."""
+        kwargs = {"fmin": self.config.f0_min, "fmax": self.config.f0_max, **f0_kwargs}
+        return extract_features(
+            audio, self.config.sample_rate, self.config.frame_rate, loudness=self.config.loudness, **kwargs
+        )
+
+    @torch.no_grad()
+    def timbre_transfer(
+        self,
+        audio: np.ndarray | torch.Tensor,
+        sample_rate: int,
+        pitch_shift: float = 0.0,
+        loudness_shift: float | None = None,
+        auto_adjust: bool = True,
+        quiet_db: float = 20.0,
+        seed: int | None = 0,
+        f0_extractor: Any = "pyin",
+    ) -> torch.Tensor:
+        """Render mono ``audio`` with this model's timbre: ``(T,)`` -> ``(F * hop,)`` at the model's rate.
+
+        ``pitch_shift`` in semitones; ``loudness_shift`` in dB, or (``None`` with ``auto_adjust`` and
+        stored statistics) the shift that moves the input's mean voiced loudness onto the training
+        data's; frames pYIN marks unvoiced are lowered by ``quiet_db``. ``seed`` fixes the noise.
+        """
+        from audiokit.io import resample as io_resample
+
+        x = torch.as_tensor(audio, dtype=torch.float32).reshape(-1)
+        if sample_rate != self.config.sample_rate:
+            x = io_resample(x[None], sample_rate, self.config.sample_rate)[0]
+        feats = self.features(x, f0_extractor=f0_extractor) if f0_extractor != "pyin" else self.features(x)
+        f0 = feats["f0_hz"] * 2.0 ** (pitch_shift / 12.0)
+        ld = feats["loudness_db"].copy()
+        voiced = feats["f0_confidence"] > 0.5
+        if loudness_shift is None:
+            loudness_shift = 0.0
+            if auto_adjust and self.loudness_mean_db is not None and voiced.any():
+                loudness_shift = self.loudness_mean_db - float(ld[voiced].mean())
+        ld = ld + loudness_shift - quiet_db * (~voiced)
+        floor = -(DB_RANGE if self.config.loudness == "current" else LEGACY_LD_RANGE)
+        ld = np.clip(ld, floor, 0.0)
+        f0_t = torch.as_tensor(f0, dtype=torch.float32, device=self.device)[None]
+        ld_t = torch.as_tensor(ld, dtype=torch.float32, device=self.device)[None]
+        gen = torch.Generator(device=self.device)
+        if seed is not None:
+            gen.manual_seed(seed)
+        noise = self.processor_group.modules_by_name["filtered_noise"]
+        old, noise.generator = noise.generator, gen
+        try:
+            out = self(f0_t, ld_t, x[None].to(self.device) if self.encoder is not None else None)
+        finally:
+            noise.generator = old
+        return out["audio"][0].cpu()
+
+    # Persistence ---------------------------------------------------------------------------------------
+    def save_pretrained(self, directory: str | Path, metadata: dict[str, str] | None = None) -> Path:
+        """Write ``model.safetensors`` and ``config.json`` (atomically) into ``directory``."""
+        from safetensors.torch import save_file
+
+        from audiokit.io import atomic_write
+
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
+        with atomic_write(d / WEIGHTS_NAME) as tmp:
+            save_file(
+                state, str(tmp), metadata={"format": "pt", "model": "ddsp_autoencoder", **(metadata or {})}
+            )
+        with atomic_write(d / CONFIG_NAME) as tmp:
+            tmp.write_text(json.dumps(self.config.to_dict(), indent=2) + "\n", encoding="utf-8")
+        return d
+
+    @classmethod
+    def from_pretrained(
+        cls, directory: str | Path, map_location: str | torch.device = "cpu"
+    ) -> DDSPAutoencoder:
+        """Load a model saved by :meth:`save_pretrained` (strict: missing or extra weights raise)."""
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        d = resolve_pretrained(directory)
+        for name in (CONFIG_NAME, WEIGHTS_NAME):
+            if not (d / name).is_file():
+                raise FileNotFoundError(
+                    f"{d / name}: missing (a DDSP model directory has {CONFIG_NAME} and {WEIGHTS_NAME})"
+                )
+        try:
+            config = DDSPConfig.from_dict(json.loads((d / CONFIG_NAME).read_text(encoding="utf-8")))
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{d / CONFIG_NAME}: not valid JSON ({e})") from None
+        model = cls(config)
+        try:
+            state = load_file(str(d / WEIGHTS_NAME), device=str(map_location))
+        except (SafetensorError, OSError) as e:
+            raise ValueError(f"{d / WEIGHTS_NAME}: cannot read weights ({e})") from None
+        own = model.state_dict()
+        missing = sorted(set(own) - set(state))
+        extra = sorted(set(state) - set(own))
+        if missing or extra:
+            raise ValueError(
+                f"{d / WEIGHTS_NAME}: weights do not match the config "
+                f"(missing {missing[:5]}, unexpected {extra[:5]})"
+            )
+        for k, v in state.items():
+            if v.shape != own[k].shape:
+                raise ValueError(
+                    f"{d / WEIGHTS_NAME}: {k} has shape {tuple(v.shape)}, expected {tuple(own[k].shape)}"
+                )
+        model.load_state_dict(state)
+        return model.eval().to(map_location)
