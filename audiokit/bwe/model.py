@@ -19,6 +19,7 @@ from torch import nn
 from audiokit.bwe.config import APBWEConfig
 from audiokit.bwe.inference import BandwidthExtender
 from audiokit.bwe.modules import ChannelLayerNorm, ConvNeXtBlock, init_convnext_weights
+from audiokit.checkpoints import load_state_dict_strict, read_state_dict
 from audiokit.frontend import STFT, spectrum_from_amplitude_phase
 
 __all__ = ["APBWE", "BWEOutput", "load_state_dict_strict", "read_official_checkpoint"]
@@ -233,54 +234,6 @@ def _check_spectra(log_amplitude: torch.Tensor, phase: torch.Tensor, n_bins: int
 def read_official_checkpoint(
     checkpoint: str | os.PathLike | Mapping[str, torch.Tensor], map_location: str | torch.device = "cpu"
 ) -> dict[str, torch.Tensor]:
-    """A generator state dict from an official checkpoint file, a safetensors file or a mapping."""
-    if isinstance(checkpoint, Mapping):
-        obj: object = checkpoint
-    else:
-        path = Path(checkpoint)
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: no such checkpoint file")
-        if path.is_dir():
-            raise ValueError(f"{path}: is a folder; pass the generator file (e.g. g_8kto16k)")
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            obj = load_file(str(path), device=str(map_location))
-        else:
-            try:
-                obj = torch.load(str(path), map_location=map_location, weights_only=True)
-            except Exception as e:
-                raise ValueError(
-                    f"{path}: not a readable torch checkpoint ({type(e).__name__}: {e})"
-                ) from None
-    if isinstance(obj, Mapping) and "generator" in obj and isinstance(obj["generator"], Mapping):
-        obj = obj["generator"]
-    if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise ValueError(f"{checkpoint}: expected a generator state dict (or {{'generator': state_dict}})")
-    return dict(obj)
-
-
-def load_state_dict_strict(
-    module: nn.Module, state: Mapping[str, torch.Tensor], source: str = "", assign: bool = False
-) -> None:
-    """``load_state_dict(strict=True)`` with one ``ValueError`` listing every missing, unexpected and
-    mis-shaped key. ``assign=True`` adopts the given tensors (for modules built on the meta device)."""
-    own = module.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    shapes = [
-        f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
-        for k in own
-        if k in state and tuple(state[k].shape) != tuple(own[k].shape)
-    ]
-    if missing or unexpected or shapes:
-        where = f"{source}: " if source else ""
-        parts = []
-        if missing:
-            parts.append(f"missing keys ({len(missing)}): {', '.join(missing)}")
-        if unexpected:
-            parts.append(f"unexpected keys ({len(unexpected)}): {', '.join(unexpected)}")
-        if shapes:
-            parts.append(f"shape mismatches ({len(shapes)}): {'; '.join(shapes)}")
-        raise ValueError(f"{where}checkpoint does not fit {type(module).__name__}: " + " | ".join(parts))
-    module.load_state_dict(state, strict=True, assign=assign)
+    """A generator state dict from an official checkpoint file, a safetensors file or a mapping
+    (:func:`audiokit.checkpoints.read_state_dict`)."""
+    return read_state_dict(checkpoint, map_location)

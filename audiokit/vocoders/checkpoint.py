@@ -17,6 +17,8 @@ from typing import Any
 
 import torch
 
+from audiokit.checkpoints import check_state_dict, read_state_dict
+
 __all__ = [
     "WEIGHTS_NAME",
     "CONFIG_NAME",
@@ -31,71 +33,6 @@ log = logging.getLogger(__name__)
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
 FORMAT_VERSION = 1
-
-
-def read_state_dict(source: str | os.PathLike | Mapping[str, Any]) -> dict[str, torch.Tensor]:
-    """Generator state dict from a checkpoint path or an already loaded object.
-
-    Accepts ``{'generator': sd}`` (the official ``g_*`` files), a bare state dict, or a
-    ``.safetensors`` file; a uniform ``module.`` prefix (DataParallel/DDP) is stripped.
-    Files are read with ``weights_only=True`` (no code execution).
-    """
-    if isinstance(source, Mapping):
-        obj: Any = source
-    else:
-        path = Path(source)
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: no such checkpoint")
-        if path.is_dir():
-            raise ValueError(f"{path}: is a directory; pass the generator file (e.g. g_01000000)")
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            obj = load_file(str(path))
-        else:
-            try:
-                obj = torch.load(str(path), map_location="cpu", weights_only=True)
-            except Exception as e:
-                raise ValueError(
-                    f"{path}: not a readable torch checkpoint ({type(e).__name__}: {e})"
-                ) from None
-    if isinstance(obj, Mapping) and "generator" in obj and isinstance(obj["generator"], Mapping):
-        obj = obj["generator"]
-    if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        keys = list(obj)[:10] if isinstance(obj, Mapping) else type(obj).__name__
-        raise ValueError(f"checkpoint is not a generator state dict (found {keys})")
-    sd = dict(obj)
-    if sd and all(k.startswith("module.") for k in sd):
-        sd = {k[len("module.") :]: v for k, v in sd.items()}
-    return sd
-
-
-def _fmt_keys(keys: list[str], limit: int = 40) -> str:
-    shown = ", ".join(keys[:limit])
-    return shown + (f", ... ({len(keys) - limit} more)" if len(keys) > limit else "")
-
-
-def check_state_dict(
-    expected: Mapping[str, torch.Tensor], given: Mapping[str, torch.Tensor], what: str = "checkpoint"
-) -> None:
-    """Raise ``ValueError`` listing missing keys, unexpected keys and shape mismatches."""
-    missing = [k for k in expected if k not in given]
-    unexpected = [k for k in given if k not in expected]
-    shapes = [
-        f"{k}: checkpoint {tuple(given[k].shape)} vs model {tuple(v.shape)}"
-        for k, v in expected.items()
-        if k in given and tuple(given[k].shape) != tuple(v.shape)
-    ]
-    if not (missing or unexpected or shapes):
-        return
-    parts = []
-    if missing:
-        parts.append(f"missing {len(missing)} key(s): {_fmt_keys(missing)}")
-    if unexpected:
-        parts.append(f"unexpected {len(unexpected)} key(s): {_fmt_keys(unexpected)}")
-    if shapes:
-        parts.append(f"{len(shapes)} shape mismatch(es): {_fmt_keys(shapes, 20)}")
-    raise ValueError(f"{what} does not match the model: " + "; ".join(parts))
 
 
 def write_pretrained(
