@@ -222,7 +222,10 @@ def _worker_init(threads: int, preload: tuple[str, ...] = ()) -> None:
 
     torch.set_num_threads(threads)  # workers x threads <= cores: no oversubscription
     for name in preload:  # already imported when forked from a preloaded forkserver
-        importlib.import_module(name)
+        try:
+            importlib.import_module(name)
+        except ImportError as e:  # a warm-up only: the items that need it report the error
+            log.debug("preload %s: %s", name, e)
 
 
 def _call(fn: Callable[[Any], Any], item: Any) -> tuple[bool, Any, float]:
