@@ -5,45 +5,58 @@ The unit of work is a picklable top-level function ``fn(item) -> dict`` applied 
 :class:`BatchItem`. :func:`run_batch` skips items already recorded as done, runs the rest in a
 local process pool, appends one manifest record per item as soon as it finishes (so an
 interrupted run loses nothing), and never lets one bad file stop the batch.
+
+Throughput notes: items that share a ``group`` key (e.g. the variants of one input file) are sent
+to a worker as one task, so the file is decoded once and the per-task IPC is paid once; pools use
+a ``forkserver`` context (``spawn`` where unavailable) whose server process imports the
+``preload`` modules once and forks ready workers from it, and :func:`start_pool` lets a command
+start it before its own imports and file discovery, so the two overlap. Importing this module
+does not import torch.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import importlib
 import json
 import logging
 import multiprocessing as mp
 import os
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
-from audiokit.io import AUDIO_EXTENSIONS
-
 __all__ = [
     "BatchItem",
     "BatchReport",
     "Manifest",
+    "ManifestWriter",
     "find_audio",
     "parse_shard",
     "shard",
     "run_batch",
     "map_parallel",
+    "start_pool",
 ]
 
 log = logging.getLogger(__name__)
 
 
-def find_audio(root: str | os.PathLike, extensions: Iterable[str] = AUDIO_EXTENSIONS) -> list[Path]:
+def find_audio(root: str | os.PathLike, extensions: Iterable[str] | None = None) -> list[Path]:
     """Audio files under ``root`` (recursive), as sorted paths relative to ``root``.
 
-    Hidden files and folders (names starting with ``.``, e.g. temporary outputs) are ignored.
+    ``extensions`` defaults to :data:`audiokit.io.AUDIO_EXTENSIONS`. Hidden files and folders
+    (names starting with ``.``, e.g. temporary outputs) are ignored.
     """
+    if extensions is None:
+        from audiokit.io import AUDIO_EXTENSIONS  # imported here: audiokit.io imports torch
+
+        extensions = AUDIO_EXTENSIONS
     root = Path(root)
     if not root.is_dir():
         raise ValueError(f"{root}: not a directory")
@@ -134,6 +147,47 @@ class Manifest:
             f.seek(-1, os.SEEK_END)
             return f.read(1) == b"\n"
 
+    def writer(self, sync_seconds: float = 1.0) -> ManifestWriter:
+        """An open appender for a whole batch (a context manager): every record is written as one
+        line and flushed at once (a crash or Ctrl-C of the process loses nothing); ``fsync`` runs at
+        most every ``sync_seconds`` and on close, instead of once per record."""
+        return ManifestWriter(self, sync_seconds)
+
+
+class ManifestWriter:
+    """Appends records to a :class:`Manifest` through one open file; see :meth:`Manifest.writer`."""
+
+    def __init__(self, manifest: Manifest, sync_seconds: float = 1.0):
+        self.manifest = manifest
+        self.sync_seconds = sync_seconds
+        manifest.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(manifest.path, "a", encoding="utf-8")
+        if self._file.tell() > 0 and not manifest._ends_with_newline():
+            self._file.write("\n")  # heal a torn last line from an interrupted run
+        self._synced = time.monotonic()
+
+    def append(self, record: dict[str, Any]) -> None:
+        self._file.write(json.dumps(record, default=_json_default, ensure_ascii=False) + "\n")
+        self._file.flush()
+        if time.monotonic() - self._synced >= self.sync_seconds:
+            self.sync()
+
+    def sync(self) -> None:
+        os.fsync(self._file.fileno())
+        self._synced = time.monotonic()
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.flush()
+            self.sync()
+            self._file.close()
+
+    def __enter__(self) -> ManifestWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def _json_default(o: Any) -> Any:
     if hasattr(o, "tolist"):
@@ -163,10 +217,15 @@ class BatchReport:
         return s + (" (interrupted)" if self.interrupted else "")
 
 
-def _worker_init(threads: int) -> None:
+def _worker_init(threads: int, preload: tuple[str, ...] = ()) -> None:
     import torch
 
-    torch.set_num_threads(threads)
+    torch.set_num_threads(threads)  # workers x threads <= cores: no oversubscription
+    for name in preload:  # already imported when forked from a preloaded forkserver
+        try:
+            importlib.import_module(name)
+        except ImportError as e:  # a warm-up only: the items that need it report the error
+            log.debug("preload %s: %s", name, e)
 
 
 def _call(fn: Callable[[Any], Any], item: Any) -> tuple[bool, Any, float]:
@@ -179,6 +238,53 @@ def _call(fn: Callable[[Any], Any], item: Any) -> tuple[bool, Any, float]:
         return False, msg, time.perf_counter() - t0
 
 
+def _call_group(fn: Callable[[Any], Any], items: list[Any]) -> list[tuple[bool, Any, float]]:
+    """One task of a pool: the items of one group, each with its own error capture."""
+    return [_call(fn, item) for item in items]
+
+
+def _pool_context() -> mp.context.BaseContext:
+    return mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
+
+
+def start_pool(
+    workers: int, preload: Sequence[str] = (), threads_per_worker: int | None = None
+) -> cf.ProcessPoolExecutor | None:
+    """Start a process pool for :func:`map_parallel`/:func:`run_batch` (``None`` when ``workers <= 1``).
+
+    Call it as early as possible (before a command's own heavy imports and file discovery): with
+    the ``forkserver`` context its server process starts importing ``preload`` (module names)
+    right away, in parallel with the caller, and workers are later forked from it with those
+    modules loaded. Each worker runs torch with ``threads_per_worker`` intra-op threads (default:
+    cores // workers, so the pool never oversubscribes the machine). Shut it down with
+    ``pool.shutdown()`` or use it as a context manager.
+    """
+    if workers <= 1:
+        return None
+    preload = tuple(preload)
+    threads = threads_per_worker or max(1, (os.cpu_count() or 1) // workers)
+    ctx = _pool_context()
+    if ctx.get_start_method() == "forkserver":
+        # modules the server imports once; every worker is forked with them loaded. torch is safe
+        # to fork here: the server only imports it and never starts a thread pool.
+        ctx.set_forkserver_preload(["torch", *preload])
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()  # starts importing now (no-op if the server already runs)
+    return cf.ProcessPoolExecutor(
+        workers, mp_context=ctx, initializer=_worker_init, initargs=(threads, preload)
+    )
+
+
+def _groups(items: list[Any], group: Callable[[Any], Hashable] | None) -> list[list[Any]]:
+    if group is None:
+        return [[it] for it in items]
+    out: dict[Hashable, list[Any]] = {}
+    for it in items:
+        out.setdefault(group(it), []).append(it)
+    return list(out.values())
+
+
 def map_parallel(
     fn: Callable[[Any], Any],
     items: list[Any],
@@ -186,36 +292,41 @@ def map_parallel(
     progress: bool = True,
     desc: str | None = None,
     threads_per_worker: int | None = None,
+    group: Callable[[Any], Hashable] | None = None,
+    pool: cf.ProcessPoolExecutor | None = None,
 ) -> Iterator[tuple[Any, bool, Any, float]]:
     """Apply ``fn`` to every item, yielding ``(item, ok, result_or_error_message, seconds)`` as
-    each finishes (in completion order). ``workers > 1`` uses a spawn-based process pool, so
-    ``fn`` must be a picklable top-level function; exceptions are caught per item.
+    each finishes (in completion order). ``workers > 1`` uses a process pool (``forkserver``,
+    else ``spawn``; or ``pool`` from :func:`start_pool`, which is then left running), so ``fn``
+    must be a picklable top-level function; exceptions are caught per item. Items with equal
+    ``group(item)`` go to a worker as one task (in their order), e.g. the outputs made from one
+    input file, which saves reloading the file and per-task IPC.
     """
-    bar = tqdm(total=len(items), desc=desc, disable=not progress or None, unit="file", dynamic_ncols=True)
+    bar = tqdm(total=len(items), desc=desc, disable=not progress or None, unit="item", dynamic_ncols=True)
+    own = None
     try:
-        if workers <= 1:
+        if pool is None and workers <= 1:
             for item in items:
                 ok, res, dt = _call(fn, item)
                 bar.update(1)
                 yield item, ok, res, dt
             return
-        threads = threads_per_worker or max(1, (os.cpu_count() or 1) // workers)
-        ctx = mp.get_context("spawn")
-        with cf.ProcessPoolExecutor(
-            workers, mp_context=ctx, initializer=_worker_init, initargs=(threads,)
-        ) as ex:
-            futures = {ex.submit(_call, fn, item): item for item in items}
-            try:
-                for fut in cf.as_completed(futures):
-                    ok, res, dt = fut.result()
+        if pool is None:
+            pool = own = start_pool(workers, threads_per_worker=threads_per_worker)
+        futures = {pool.submit(_call_group, fn, g): g for g in _groups(items, group)}
+        try:
+            for fut in cf.as_completed(futures):
+                for item, (ok, res, dt) in zip(futures[fut], fut.result()):
                     bar.update(1)
-                    yield futures[fut], ok, res, dt
-            except BaseException:
-                for f in futures:
-                    f.cancel()
-                raise
+                    yield item, ok, res, dt
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
     finally:
         bar.close()
+        if own is not None:
+            own.shutdown(cancel_futures=True)
 
 
 def run_batch(
@@ -227,13 +338,17 @@ def run_batch(
     progress: bool = True,
     desc: str | None = None,
     base_record: dict[str, Any] | None = None,
+    group: Callable[[BatchItem], Hashable] | None = None,
+    pool: cf.ProcessPoolExecutor | None = None,
 ) -> BatchReport:
     """Run ``fn`` over ``items`` with resume and per-item error capture.
 
     Items whose last manifest record has ``status == "ok"`` and whose ``dst`` exists are skipped
-    unless ``force``. For every processed item one record is appended:
+    unless ``force``. For every processed item one record is appended (written and flushed as
+    soon as the item's result arrives):
     ``{key, src, dst, status: "ok"|"error", error, seconds, **meta, **base_record, **fn(item)}``.
-    ``fn`` must write ``item.dst`` atomically (see :func:`audiokit.io.save`).
+    ``fn`` must write ``item.dst`` atomically (see :func:`audiokit.io.save`). ``group`` and
+    ``pool``: see :func:`map_parallel` and :func:`start_pool`.
     """
     manifest = manifest if isinstance(manifest, Manifest) else Manifest(manifest)
     report = BatchReport()
@@ -244,21 +359,24 @@ def run_batch(
             report.skipped += 1
         else:
             todo.append(it)
+    if not todo:
+        return report
     base = dict(base_record or {})
     try:
-        for item, ok, res, dt in map_parallel(fn, todo, workers, progress, desc):
-            rec = {"key": item.key, "src": item.src, "dst": item.dst, **item.meta, **base}
-            rec["seconds"] = round(dt, 4)
-            if ok:
-                rec.update(res or {})
-                rec["status"] = "ok"
-                report.done += 1
-            else:
-                rec.update(status="error", error=res)
-                report.failed += 1
-                report.failures.append((item.key, res))
-                log.warning("%s: %s", item.src, res)
-            manifest.append(rec)
+        with manifest.writer() as out:
+            for item, ok, res, dt in map_parallel(fn, todo, workers, progress, desc, group=group, pool=pool):
+                rec = {"key": item.key, "src": item.src, "dst": item.dst, **item.meta, **base}
+                rec["seconds"] = round(dt, 4)
+                if ok:
+                    rec.update(res or {})
+                    rec["status"] = "ok"
+                    report.done += 1
+                else:
+                    rec.update(status="error", error=res)
+                    report.failed += 1
+                    report.failures.append((item.key, res))
+                    log.warning("%s: %s", item.src, res)
+                out.append(rec)
     except KeyboardInterrupt:
         report.interrupted = True
     return report

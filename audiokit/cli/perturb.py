@@ -91,7 +91,30 @@ def _list() -> int:
     return 0
 
 
+#: modules the worker processes need, imported once by the pool's server process
+WORKER_PRELOAD = ("audiokit.perturb.runner", "librosa.effects", "scipy.signal")
+
+
 def run(args: argparse.Namespace) -> int:
+    from audiokit.batch import start_pool
+    from audiokit.cli import CLIError
+
+    if args.list:
+        return _list()
+    if args.in_dir is None or args.out_dir is None:
+        raise CLIError("IN_DIR and OUT_DIR are required (or --list)")
+    # start the workers' imports (seconds: torch, librosa) now, in parallel with ours and with
+    # the file discovery below
+    preload = WORKER_PRELOAD + (("optuna", "audiokit.perturb.search") if args.search else ())
+    pool = start_pool(args.workers, preload)
+    try:
+        return _run(args, pool)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+
+def _run(args: argparse.Namespace, pool: object) -> int:
     import logging
 
     import optuna
@@ -103,10 +126,6 @@ def run(args: argparse.Namespace) -> int:
     from audiokit.perturb.config import PerturbConfig
     from audiokit.perturb.runner import job_function, make_items
 
-    if args.list:
-        return _list()
-    if args.in_dir is None or args.out_dir is None:
-        raise CLIError("IN_DIR and OUT_DIR are required (or --list)")
     cfg = PerturbConfig.from_yaml(args.config) if args.config else PerturbConfig()
     if args.search:
         cfg.mode = "search"
@@ -172,6 +191,8 @@ def run(args: argparse.Namespace) -> int:
         force=args.force,
         progress=not args.no_progress,
         desc="perturb",
+        group=lambda item: item.src,  # the variants of one file: one task, one decode
+        pool=pool,
     )
     print(f"{report.summary()}; manifest {out_dir / 'manifest.jsonl'}")
     for key, err in report.failures[:20]:

@@ -208,6 +208,29 @@ def test_config_file_and_workers(tmp_path, speech16k):
     assert (out / "perturb_config.yaml").read_text().startswith("mode: variants")
 
 
+def test_two_workers_give_the_same_outputs_and_records_as_one(tmp_path, speech16k):
+    x, sr = speech16k
+    src = tmp_path / "in"
+    for i in range(3):
+        save(src / f"s{i % 2}" / f"f{i}.wav", x[:sr] * (0.4 + 0.1 * i), sr)
+    (src / "s0" / "broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
+    recs = {}
+    for w in (1, 2):
+        out = tmp_path / f"out{w}"
+        args = ["perturb", str(src), str(out), "--variants", "3", "--preset", "all", "--seed", "5"]
+        assert main([*args, "--workers", str(w), "--no-progress"]) == 1  # the broken file fails
+        recs[w] = _records(out / "manifest.jsonl")
+    assert set(recs[1]) == set(recs[2]) and len(recs[1]) == 4 * 3
+    for key, r1 in recs[1].items():
+        r2 = recs[2][key]
+        assert r1["status"] == r2["status"]
+        if r1["status"] == "error":
+            assert key.startswith("s0/broken__v") and r1["error"] == r2["error"]
+            continue
+        assert r1["perturbations"] == r2["perturbations"] and r1["seed"] == r2["seed"]
+        assert (tmp_path / "out1" / key).read_bytes() == (tmp_path / "out2" / key).read_bytes()
+
+
 @pytest.mark.slow
 def test_demo_step_fast(tmp_path):
     assert main(["demo", str(tmp_path / "demo"), "--only", "perturb", "--fast"]) == 0
