@@ -117,41 +117,27 @@ def stft(
             onesided=True,
             return_complex=True,
         )
+    if padding not in ("same", "valid"):
+        raise ValueError(f"unknown padding {padding!r}; use 'center', 'same' or 'valid'")
+    n_in = xb.shape[-1]
     if padding == "same":
         pad = (n_fft - hop_length) // 2
-        if pad_mode == "reflect" and xb.shape[-1] <= pad:
-            raise ValueError(
-                f"audio of {xb.shape[-1]} samples is too short for n_fft={n_fft}, hop={hop_length}"
-            )
-        xp = F.pad(xb.unsqueeze(1), (pad, pad), mode=pad_mode).squeeze(1)
-        if xp.shape[-1] < n_fft:
-            raise ValueError(f"audio of {xb.shape[-1]} samples is shorter than one frame (n_fft={n_fft})")
-        return torch.stft(
-            xp,
-            n_fft,
-            hop_length,
-            window.shape[-1],
-            window,
-            center=False,
-            normalized=False,
-            onesided=True,
-            return_complex=True,
-        )
-    if padding == "valid":
-        if xb.shape[-1] < n_fft:
-            raise ValueError(f"audio of {xb.shape[-1]} samples is shorter than one frame (n_fft={n_fft})")
-        return torch.stft(
-            xb,
-            n_fft,
-            hop_length,
-            window.shape[-1],
-            window,
-            center=False,
-            normalized=False,
-            onesided=True,
-            return_complex=True,
-        )
-    raise ValueError(f"unknown padding {padding!r}; use 'center', 'same' or 'valid'")
+        if pad_mode == "reflect" and n_in <= pad:
+            raise ValueError(f"audio of {n_in} samples is too short for n_fft={n_fft}, hop={hop_length}")
+        xb = F.pad(xb.unsqueeze(1), (pad, pad), mode=pad_mode).squeeze(1)
+    if xb.shape[-1] < n_fft:
+        raise ValueError(f"audio of {n_in} samples is shorter than one frame (n_fft={n_fft})")
+    return torch.stft(
+        xb,
+        n_fft,
+        hop_length,
+        window.shape[-1],
+        window,
+        center=False,
+        normalized=False,
+        onesided=True,
+        return_complex=True,
+    )
 
 
 def istft(
