@@ -28,6 +28,13 @@ APNet      ``cos``   ``zero``
 APNet2     ``abs``   ``zero``
 AP-BWE     ``abs``   ``none``
 =========  ========  ==========
+
+All three accept an optional non-negative ``weight`` ``(..., F, N)`` (e.g. :func:`amplitude_weight`
+of the target): the plain mean becomes ``sum(w f) / sum(w)``, and a difference of two elements is
+weighted by the geometric mean of their weights. None of the papers weights its phase losses (their
+default here is ``weight=None``); weighting by the target amplitude lets a small model spend its
+capacity on the harmonics instead of on the random phase of near-silent bins (see
+``recipes/apnet_tiny``).
 """
 
 from __future__ import annotations
@@ -49,6 +56,7 @@ __all__ = [
     "group_delay_loss",
     "phase_time_difference_loss",
     "phase_losses",
+    "amplitude_weight",
 ]
 
 Form = Literal["cos", "abs"]
@@ -89,24 +97,63 @@ def phase_difference(phase: torch.Tensor, dim: int, boundary: Boundary = "zero")
     raise ValueError(f"unknown boundary {boundary!r}; use 'zero' or 'none'")
 
 
-def _check(target: torch.Tensor, pred: torch.Tensor) -> None:
+def _check(target: torch.Tensor, pred: torch.Tensor, weight: torch.Tensor | None = None) -> None:
     if target.shape != pred.shape:
         raise ValueError(f"phase shapes differ: target {tuple(target.shape)} vs pred {tuple(pred.shape)}")
     if target.dim() < 2:
         raise ValueError(f"phase spectra must be (..., F, N), got {tuple(target.shape)}")
+    if weight is not None and weight.shape != target.shape:
+        raise ValueError(
+            f"phase loss weight {tuple(weight.shape)} must have the phases' shape {tuple(target.shape)}"
+        )
 
 
-def instantaneous_phase_loss(target: torch.Tensor, pred: torch.Tensor, form: Form = "abs") -> torch.Tensor:
-    """``mean f(phi - phi_hat)`` over all elements of ``(..., F, N)`` phases."""
-    _check(target, pred)
-    return torch.mean(anti_wrapping(target - pred, form))
+def amplitude_weight(amplitude: torch.Tensor) -> torch.Tensor:
+    """Per-utterance normalised amplitude ``(B, F, N)`` -> weights of mean 1 over each ``(F, N)``
+    (so that quiet and loud utterances of a batch count alike)."""
+    if amplitude.dim() < 2:
+        raise ValueError(f"amplitude must be (..., F, N), got {tuple(amplitude.shape)}")
+    mean = amplitude.mean(dim=(-2, -1), keepdim=True)
+    return amplitude / mean.clamp_min(torch.finfo(amplitude.dtype).tiny)
+
+
+def _pair_weight(weight: torch.Tensor, dim: int, boundary: Boundary) -> torch.Tensor:
+    """Weights of the differences :func:`phase_difference` forms: the geometric mean of the two
+    elements' weights (``boundary="zero"``: the first element, differenced with 0, keeps its own)."""
+    n = weight.shape[dim]
+    if boundary == "none":
+        return torch.sqrt(weight.narrow(dim, 1, n - 1) * weight.narrow(dim, 0, n - 1))
+    prev = torch.cat([weight.narrow(dim, 0, 1), weight.narrow(dim, 0, n - 1)], dim=dim)
+    return torch.sqrt(prev * weight)
+
+
+def _mean(x: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+    if weight is None:
+        return torch.mean(x)
+    return torch.sum(x * weight) / torch.sum(weight).clamp_min(torch.finfo(x.dtype).tiny)
+
+
+def instantaneous_phase_loss(
+    target: torch.Tensor, pred: torch.Tensor, form: Form = "abs", weight: torch.Tensor | None = None
+) -> torch.Tensor:
+    """``mean f(phi - phi_hat)`` over all elements of ``(..., F, N)`` phases (weighted mean if
+    ``weight`` is given)."""
+    _check(target, pred, weight)
+    return _mean(anti_wrapping(target - pred, form), weight)
 
 
 def group_delay_loss(
-    target: torch.Tensor, pred: torch.Tensor, form: Form = "abs", boundary: Boundary = "none"
+    target: torch.Tensor,
+    pred: torch.Tensor,
+    form: Form = "abs",
+    boundary: Boundary = "none",
+    weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """``mean f(D_f(phi) - D_f(phi_hat))``, differences along frequency (dim -2) of ``(..., F, N)``."""
-    _check(target, pred)
+    _check(target, pred, weight)
+    if weight is not None:
+        d = phase_difference(target, -2, boundary) - phase_difference(pred, -2, boundary)
+        return _mean(anti_wrapping(d, form), _pair_weight(weight, -2, boundary))
     if boundary == "zero":
         # The official code differences the (..., N, F) transposed layout; reducing in that memory
         # order keeps the result bit-identical to it.
@@ -120,16 +167,19 @@ def group_delay_loss(
 
 
 def phase_time_difference_loss(
-    target: torch.Tensor, pred: torch.Tensor, form: Form = "abs", boundary: Boundary = "none"
+    target: torch.Tensor,
+    pred: torch.Tensor,
+    form: Form = "abs",
+    boundary: Boundary = "none",
+    weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """``mean f(D_t(phi) - D_t(phi_hat))``, differences along time (dim -1) of ``(..., F, N)``.
 
     Called phase time difference (PTD) in APNet and instantaneous angular frequency (IAF) in AP-BWE.
     """
-    _check(target, pred)
-    return torch.mean(
-        anti_wrapping(phase_difference(target, -1, boundary) - phase_difference(pred, -1, boundary), form)
-    )
+    _check(target, pred, weight)
+    d = phase_difference(target, -1, boundary) - phase_difference(pred, -1, boundary)
+    return _mean(anti_wrapping(d, form), None if weight is None else _pair_weight(weight, -1, boundary))
 
 
 class PhaseLossTerms(NamedTuple):
@@ -145,9 +195,14 @@ class PhaseLossTerms(NamedTuple):
 
 
 def phase_losses(
-    target: torch.Tensor, pred: torch.Tensor, form: Form = "abs", boundary: Boundary = "none"
+    target: torch.Tensor,
+    pred: torch.Tensor,
+    form: Form = "abs",
+    boundary: Boundary = "none",
+    weight: torch.Tensor | None = None,
 ) -> PhaseLossTerms:
-    """IP, GD and PTD losses of phase spectra ``(..., F, N)`` (see the module docstring).
+    """IP, GD and PTD losses of phase spectra ``(..., F, N)`` (see the module docstring), optionally
+    weighted by ``weight`` ``(..., F, N)``.
 
     Example:
         >>> phi = torch.rand(1, 5, 4) * 6 - 3
@@ -155,9 +210,9 @@ def phase_losses(
         0.0
     """
     return PhaseLossTerms(
-        instantaneous_phase_loss(target, pred, form),
-        group_delay_loss(target, pred, form, boundary),
-        phase_time_difference_loss(target, pred, form, boundary),
+        instantaneous_phase_loss(target, pred, form, weight),
+        group_delay_loss(target, pred, form, boundary, weight),
+        phase_time_difference_loss(target, pred, form, boundary, weight),
     )
 
 

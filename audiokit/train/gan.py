@@ -20,6 +20,11 @@ Objective (``k`` runs over the discriminator families of ``config.discriminators
           + sum_k (weight_k * L_adv,k + fm_weight_k * L_FM,k)
     L_D = sum_k weight_k * L_D,k          (L_adv/L_D: "lsgan" or "hinge")
 
+An empty ``discriminators`` mapping trains the generator on the spectral terms alone (no
+discriminator, no ``"discriminator"`` optimizer): a cheaper pre-training stage or a CPU-sized recipe.
+``loss.phase_weighting: amplitude`` weights the three phase terms by the target amplitude
+(:func:`audiokit.losses.amplitude_weight`; none of the papers does, see ``recipes/apnet_tiny``).
+
 with ``A = ln(|S| + stft.log_eps)``, ``S = STFT(y)`` of the target, ``S~ = exp(A) e^{j angle S}``
 (AP-BWE's complex target). Per step the discriminators are updated first on the detached output, then
 the generator (the discriminators frozen during its backward, which changes nothing in the math
@@ -128,7 +133,9 @@ class GANLossConfig:
         adversarial: ``"lsgan"`` (APNet) or ``"hinge"`` (APNet2, AP-BWE).
         amplitude: weight of ``MSE(A, A^)``.
         phase: weight of ``L_IP + L_GD + L_PTD``; ``phase_form`` ``"cos"`` (APNet) or ``"abs"``
-            (APNet2/AP-BWE), ``phase_boundary`` ``"zero"`` (APNet/APNet2) or ``"none"`` (AP-BWE).
+            (APNet2/AP-BWE), ``phase_boundary`` ``"zero"`` (APNet/APNet2) or ``"none"`` (AP-BWE);
+            ``phase_weighting`` ``"none"`` (all papers: every bin counts alike) or ``"amplitude"``
+            (bins weighted by the target amplitude, normalised per utterance).
         real_imag: weight of ``L1(Re) + L1(Im)`` against the raw target STFT (APNet: 20 * 2.25 = 45).
         complex: weight of AP-BWE's MSE over stacked real/imag against ``exp(A) e^{j phase}``.
         consistency: weight of the STFT consistency loss; ``consistency_form`` ``"apnet"``
@@ -145,6 +152,7 @@ class GANLossConfig:
     phase: float = 100.0
     phase_form: Literal["cos", "abs"] = "abs"
     phase_boundary: Literal["zero", "none"] = "zero"
+    phase_weighting: Literal["none", "amplitude"] = "none"
     real_imag: float = 45.0
     complex: float = 0.0
     consistency: float = 20.0
@@ -302,8 +310,6 @@ class AmplitudePhaseGANTask(TrainingTask):
         super().__init__(config, train)
         if not isinstance(self.config, AmplitudePhaseGANConfig):
             raise TypeError(f"{type(self).__name__}.config must derive from AmplitudePhaseGANConfig")
-        if not self.config.discriminators:
-            raise ValueError("config key 'discriminators': at least one discriminator family is required")
         s = self.config.stft
         self.stft = STFT(s.n_fft, s.hop_length, s.win_length)
         loss = self.config.loss
@@ -354,11 +360,12 @@ class AmplitudePhaseGANTask(TrainingTask):
         return models
 
     def build_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        d_params = [p for name in self.config.discriminators for p in self.model(name).parameters()]
-        return {
-            "generator": build_optimizer(self.model("generator").parameters(), self.train.optimizer),
-            "discriminator": build_optimizer(d_params, self.train.optimizer),
-        }
+        g_params = self.model("generator").parameters()
+        optimizers = {"generator": build_optimizer(g_params, self.train.optimizer)}
+        if self.config.discriminators:
+            d_params = [p for name in self.config.discriminators for p in self.model(name).parameters()]
+            optimizers["discriminator"] = build_optimizer(d_params, self.train.optimizer)
+        return optimizers
 
     def _data(self) -> tuple[AudioDataset, AudioDataset | None]:
         if self._datasets is None:
@@ -401,6 +408,7 @@ class AmplitudePhaseGANTask(TrainingTask):
         :meth:`targets` of the target waveform ``audio`` (same length as ``out.audio``)."""
         from audiokit.losses import (
             amplitude_loss,
+            amplitude_weight,
             complex_mse_loss,
             mel_l1_loss,
             phase_losses,
@@ -420,7 +428,15 @@ class AmplitudePhaseGANTask(TrainingTask):
             if loss.amplitude:
                 terms["amplitude"] = amplitude_loss(target["log_amplitude"], out.log_amplitude)
             if loss.phase:
-                p = phase_losses(target["phase"], out.phase, loss.phase_form, loss.phase_boundary)
+                weight = None
+                if loss.phase_weighting == "amplitude":
+                    weight = amplitude_weight(target["spectrum"].abs())
+                elif loss.phase_weighting != "none":
+                    raise ValueError(
+                        f"config key 'loss.phase_weighting': {loss.phase_weighting!r}; "
+                        "use 'none' or 'amplitude'"
+                    )
+                p = phase_losses(target["phase"], out.phase, loss.phase_form, loss.phase_boundary, weight)
                 terms.update(phase_ip=p.ip, phase_gd=p.gd, phase_ptd=p.ptd)
             if loss.real_imag:
                 terms["real"], terms["imag"] = real_imag_loss(target["spectrum"], out.spectrum)
@@ -518,12 +534,14 @@ class AmplitudePhaseGANTask(TrainingTask):
         out = self.generate(self.models["generator"], batch).complete(self.stft)
         audio = _match_length(batch["audio"].float(), out.audio)
         target = self.targets(audio)
-        # discriminators first, on the detached output
-        loss_d, logged_d = self.discriminator_loss(audio, out.audio)
-        families = {name: self.model(name) for name in self.config.discriminators}
-        stats_d = self.step_optimizer(
-            "discriminator", loss_d, max_norm=loss_cfg.discriminator_grad_clip, clip_groups=families
-        )
+        logged_d: dict[str, torch.Tensor] = {}
+        stats_d: dict[str, Any] = {}
+        if self.config.discriminators:  # discriminators first, on the detached output
+            loss_d, logged_d = self.discriminator_loss(audio, out.audio)
+            families = {name: self.model(name) for name in self.config.discriminators}
+            stats_d = self.step_optimizer(
+                "discriminator", loss_d, max_norm=loss_cfg.discriminator_grad_clip, clip_groups=families
+            )
         # then the generator
         loss_g, logged_g = self.generator_loss(out, audio, target)
         stats_g = self.step_optimizer(

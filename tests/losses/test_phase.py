@@ -13,6 +13,7 @@ import torch
 from audiokit.losses import (
     PHASE_LOSS_STYLES,
     PhaseLoss,
+    amplitude_weight,
     anti_wrapping,
     group_delay_loss,
     instantaneous_phase_loss,
@@ -153,3 +154,80 @@ def test_gradients(style):
     target, pred = (t.double() for t in seeded_phases((1, 5, 4), seed=9))
     pred.requires_grad_(True)
     assert torch.autograd.gradcheck(lambda p: phase_losses(target, p, form, boundary).total, (pred,))
+
+
+# ---------------------------------------------------------------- amplitude-weighted phase losses
+def _np_wrap(x: np.ndarray, form: str) -> np.ndarray:
+    # independent of the code under test: wrap through the complex exponential
+    return np.abs(np.angle(np.exp(1j * x))) if form == "abs" else -np.cos(x)
+
+
+def _np_weighted(target: np.ndarray, pred: np.ndarray, w: np.ndarray, form: str, boundary: str):
+    """Weighted IP/GD/PTD written element by element with explicit loops (float64)."""
+    B, F, N = target.shape
+    e = target - pred
+    ip = np.sum(w * _np_wrap(e, form)) / np.sum(w)
+    num = {"gd": 0.0, "ptd": 0.0}
+    den = {"gd": 0.0, "ptd": 0.0}
+    for b in range(B):
+        for f in range(F):
+            for n in range(N):
+                for key, (i0, j0) in (("gd", (f - 1, n)), ("ptd", (f, n - 1))):
+                    idx = i0 if key == "gd" else j0
+                    if idx < 0:
+                        if boundary == "none":
+                            continue
+                        d, pw = -e[b, f, n], w[b, f, n]  # phi[-1] := 0 on both sides
+                    else:
+                        prev = (b, i0, j0)
+                        d, pw = e[prev] - e[b, f, n], math.sqrt(w[prev] * w[b, f, n])
+                    num[key] += pw * _np_wrap(np.array(d), form)
+                    den[key] += pw
+    return ip, num["gd"] / den["gd"], num["ptd"] / den["ptd"]
+
+
+@pytest.mark.parametrize("style", sorted(PHASE_LOSS_STYLES))
+def test_weighted_phase_losses_match_explicit_loops(style):
+    form, boundary = PHASE_LOSS_STYLES[style]
+    g = torch.Generator().manual_seed(3)
+    target = (torch.rand(2, 7, 6, generator=g, dtype=torch.float64) * 2 - 1) * 3 * PI
+    pred = (torch.rand(2, 7, 6, generator=g, dtype=torch.float64) * 2 - 1) * 3 * PI
+    w = torch.rand(2, 7, 6, generator=g, dtype=torch.float64) ** 3
+    got = phase_losses(target, pred, form, boundary, weight=w)
+    want = _np_weighted(target.numpy(), pred.numpy(), w.numpy(), form, boundary)
+    np.testing.assert_allclose([float(got.ip), float(got.gd), float(got.ptd)], want, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("style", sorted(PHASE_LOSS_STYLES))
+def test_uniform_weight_equals_the_published_unweighted_losses(style):
+    form, boundary = PHASE_LOSS_STYLES[style]
+    target, pred = seeded_phases()
+    plain = phase_losses(target, pred, form, boundary)
+    weighted = phase_losses(target, pred, form, boundary, weight=torch.full_like(target, 2.5))
+    for a, b in zip(plain, weighted):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_zero_weight_bins_do_not_count_and_gradients_follow_the_weight():
+    target = torch.zeros(1, 4, 5)
+    pred = torch.zeros(1, 4, 5)
+    pred[0, 2] = PI  # a whole bin with the worst possible phase ...
+    w = torch.ones(1, 4, 5)
+    w[0, 2] = 0.0  # ... that carries no weight
+    ip = instantaneous_phase_loss(target, pred, "cos", weight=w)
+    assert float(ip) == pytest.approx(-1.0)
+    ptd = phase_time_difference_loss(target, pred, "abs", "none", weight=w)
+    assert float(ptd) == pytest.approx(0.0, abs=1e-7)
+    p = pred.clone().requires_grad_(True)
+    instantaneous_phase_loss(target, p + 0.3, "cos", weight=w).backward()
+    assert torch.all(p.grad[0, 2] == 0) and torch.all(p.grad[0, 1] != 0)
+
+
+def test_amplitude_weight_normalises_each_utterance_and_checks_shapes():
+    a = torch.rand(3, 6, 5) * torch.tensor([1.0, 1e-3, 50.0]).view(3, 1, 1)
+    w = amplitude_weight(a)
+    torch.testing.assert_close(w.mean(dim=(-2, -1)), torch.ones(3))
+    torch.testing.assert_close(w[1] / w[1, 0, 0], a[1] / a[1, 0, 0])
+    assert torch.isfinite(amplitude_weight(torch.zeros(1, 2, 2))).all()
+    with pytest.raises(ValueError, match="weight"):
+        phase_losses(torch.zeros(1, 3, 4), torch.zeros(1, 3, 4), weight=torch.ones(1, 3, 3))

@@ -199,6 +199,34 @@ def test_discriminator_then_generator_with_per_family_clipping(tones_dir, tmp_pa
     assert "mel" not in stats and "real" not in stats
 
 
+def test_spectral_only_training_with_amplitude_weighted_phase(tones_dir, tmp_path):
+    """No discriminator family: only the generator trains (one optimizer), and
+    ``phase_weighting: amplitude`` logs the weighted phase losses of :mod:`audiokit.losses`."""
+    from audiokit.losses import amplitude_weight, phase_losses
+
+    overrides = {"discriminators": {}, "loss": {"phase_weighting": "amplitude", "mel_n_mels": N_MELS}}
+    task = _tiny_task(tones_dir, tmp_path / "s", overrides, max_steps=3)
+    assert Trainer(task).fit().status == "completed"
+    state = load_checkpoint(tmp_path / "s" / "checkpoints" / "step_00000003.pt")
+    assert set(state["models"]) == {"generator"} and set(state["optimizers"]) == {"generator"}
+    logs = read_log(tmp_path / "s", "train")
+    assert logs and all("loss_d" not in r and "adv/mpd" not in r for r in logs)
+
+    y = torch.randn(2, 1024)
+    target = task.targets(y)
+    g = torch.Generator().manual_seed(0)
+    noisy = target["phase"] + 0.5 * torch.randn(target["phase"].shape, generator=g)
+    out = GeneratorOutput(target["log_amplitude"] + 0.1, noisy).complete(task.stft)
+    terms = task.spectral_losses(out, target, y)
+    form, boundary = task.config.loss.phase_form, task.config.loss.phase_boundary
+    weight = amplitude_weight(target["spectrum"].abs())
+    want = phase_losses(target["phase"], out.phase, form, boundary, weight)
+    plain = phase_losses(target["phase"], out.phase, form, boundary)
+    assert float(terms["phase_ip"]) == pytest.approx(float(want.ip), rel=1e-6)
+    assert float(terms["phase_ptd"]) == pytest.approx(float(want.ptd), rel=1e-6)
+    assert float(terms["phase_ip"]) != pytest.approx(float(plain.ip), rel=1e-3)
+
+
 def test_generator_output_contract_and_config_errors():
     stft = STFT(N_FFT, HOP, N_FFT)
     y = torch.randn(2, 1024)
