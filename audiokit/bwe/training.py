@@ -91,31 +91,13 @@ class APBWETask(AmplitudePhaseGANTask):
 
     def __init__(self, config: Any = None, train: Any = None):
         super().__init__(config, train)
-        self._check_consistency()
+        m = self.config.model
+        self.check_model_agrees(
+            ("model.hr_sampling_rate", m.hr_sampling_rate),
+            ("(n_fft, hop_size, win_size)", (m.n_fft, m.hop_size, m.win_size)),
+            ("model.log_eps", m.log_eps),
+        )
         self._bwe_datasets: tuple[AudioDataset, AudioDataset | None] | None = None
-
-    def _check_consistency(self) -> None:
-        c, m = self.config, self.config.model
-        if c.data.sample_rate != m.hr_sampling_rate:
-            raise ValueError(
-                f"config keys 'data.sample_rate' ({c.data.sample_rate}) and 'model.hr_sampling_rate' "
-                f"({m.hr_sampling_rate}) must agree"
-            )
-        if (c.stft.n_fft, c.stft.hop_length, c.stft.win_length) != (m.n_fft, m.hop_size, m.win_size):
-            raise ValueError(
-                f"config key 'stft' ({c.stft.n_fft}, {c.stft.hop_length}, {c.stft.win_length}) must equal "
-                f"the model's (n_fft, hop_size, win_size) ({m.n_fft}, {m.hop_size}, {m.win_size})"
-            )
-        if c.stft.log_eps != m.log_eps:
-            raise ValueError(
-                f"config keys 'stft.log_eps' and 'model.log_eps' must agree ({c.stft.log_eps} vs {m.log_eps})"
-            )
-        seg = c.data.segment_length
-        if seg is not None and seg % m.hop_size:
-            raise ValueError(
-                f"config key 'data.segment_length' ({seg}) must be a multiple of model.hop_size "
-                f"({m.hop_size})"
-            )
 
     # ----------------------------------------------------------------- model-specific hooks
     def build_generator(self) -> nn.Module:

@@ -29,7 +29,9 @@ PRESET_NAMES = ("2k_16k", "4k_16k", "8k_16k", "8k_48k", "12k_48k", "16k_48k", "2
 
 def bundled_model_dir() -> Path:
     """The bundled tiny 8 kHz -> 16 kHz model (``pretrained/ap_bwe_tiny_8k_16k`` in the source tree)."""
-    return Path(__file__).resolve().parents[2] / "pretrained" / "ap_bwe_tiny_8k_16k"
+    from audiokit.assets import PRETRAINED_DIR
+
+    return PRETRAINED_DIR / "ap_bwe_tiny_8k_16k"
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -23,7 +23,9 @@ PRECISIONS = {"fp32": "float32", "bf16": "bfloat16", "reference": None}
 
 def default_checkpoint() -> Path:
     """The bundled tiny model (``pretrained/apnet_tiny`` in the source tree)."""
-    return Path(__file__).resolve().parents[2] / "pretrained" / "apnet_tiny"
+    from audiokit.assets import PRETRAINED_DIR
+
+    return PRETRAINED_DIR / "apnet_tiny"
 
 
 def register(sub: argparse._SubParsersAction) -> None:

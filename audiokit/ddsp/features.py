@@ -125,11 +125,11 @@ def compute_loudness_legacy(
     t = x.shape[-1]
     n_frames = max(1, -(-t // hop))
     x = torch.nn.functional.pad(x, (0, (n_frames - 1) * hop + n_fft - t))
-    frames = x.unfold(-1, n_fft, hop)  # (B, N, n_fft)
-    window = torch.hann_window(n_fft, periodic=True, dtype=x.dtype, device=x.device)
-    mag = torch.fft.rfft(frames * window, n=n_fft).abs()
-    db = 20.0 * torch.log10(mag.clamp(min=1e-20)) + a_weighting(sample_rate, n_fft, x.dtype, x.device)
-    loudness = torch.clamp(db - ref_db, min=-range_db).mean(-1)
+    mag = STFT(n_fft, hop, padding="valid").to(x.device)(x).abs()  # (B, bins, N)
+    db = (
+        20.0 * torch.log10(mag.clamp(min=1e-20)) + a_weighting(sample_rate, n_fft, x.dtype, x.device)[:, None]
+    )
+    loudness = torch.clamp(db - ref_db, min=-range_db).mean(-2)
     return loudness[0] if squeeze else loudness
 
 

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from audiokit.assets import resolve_pretrained
 from audiokit.ddsp.core import DB_RANGE
 from audiokit.ddsp.decoders import RnnFcDecoder
 from audiokit.ddsp.effects import Reverb
@@ -37,26 +38,6 @@ log = logging.getLogger(__name__)
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
-
-
-def resolve_pretrained(name_or_path: str | Path) -> Path:
-    """A model directory: an existing path, else ``$AUDIOKIT_PRETRAINED/<name>``, else the repository's
-    ``pretrained/<name>`` (e.g. ``"ddsp_tiny"``)."""
-    import os
-
-    p = Path(name_or_path)
-    if p.is_dir():
-        return p
-    candidates = []
-    if os.environ.get("AUDIOKIT_PRETRAINED"):
-        candidates.append(Path(os.environ["AUDIOKIT_PRETRAINED"]) / str(name_or_path))
-    candidates.append(Path(__file__).resolve().parents[2] / "pretrained" / str(name_or_path))
-    for c in candidates:
-        if c.is_dir():
-            return c
-    raise FileNotFoundError(
-        f"{name_or_path}: no such model directory (looked in {[str(c) for c in [p, *candidates]]})"
-    )
 
 
 @dataclass

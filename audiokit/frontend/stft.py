@@ -99,41 +99,31 @@ def stft(
     """
     xb, _ = _as_batch(x)
     window = window.to(device=xb.device, dtype=xb.dtype if xb.is_floating_point() else torch.float32)
-    if padding == "center":
-        if pad_mode == "reflect" and xb.shape[-1] <= n_fft // 2:
-            raise ValueError(
-                f"audio of {xb.shape[-1]} samples is too short for a centred STFT with n_fft={n_fft} "
-                f"(reflect padding needs more than {n_fft // 2} samples)"
-            )
-        return torch.stft(
-            xb,
-            n_fft,
-            hop_length,
-            window.shape[-1],
-            window,
-            center=True,
-            pad_mode=pad_mode,
-            normalized=False,
-            onesided=True,
-            return_complex=True,
-        )
-    if padding not in ("same", "valid"):
+    if padding not in ("center", "same", "valid"):
         raise ValueError(f"unknown padding {padding!r}; use 'center', 'same' or 'valid'")
     n_in = xb.shape[-1]
-    if padding == "same":
-        pad = (n_fft - hop_length) // 2
-        if pad_mode == "reflect" and n_in <= pad:
-            raise ValueError(f"audio of {n_in} samples is too short for n_fft={n_fft}, hop={hop_length}")
-        xb = F.pad(xb.unsqueeze(1), (pad, pad), mode=pad_mode).squeeze(1)
-    if xb.shape[-1] < n_fft:
-        raise ValueError(f"audio of {n_in} samples is shorter than one frame (n_fft={n_fft})")
+    if padding == "center":
+        if pad_mode == "reflect" and n_in <= n_fft // 2:
+            raise ValueError(
+                f"audio of {n_in} samples is too short for a centred STFT with n_fft={n_fft} "
+                f"(reflect padding needs more than {n_fft // 2} samples)"
+            )
+    else:
+        if padding == "same":
+            pad = (n_fft - hop_length) // 2
+            if pad_mode == "reflect" and n_in <= pad:
+                raise ValueError(f"audio of {n_in} samples is too short for n_fft={n_fft}, hop={hop_length}")
+            xb = F.pad(xb.unsqueeze(1), (pad, pad), mode=pad_mode).squeeze(1)
+        if xb.shape[-1] < n_fft:
+            raise ValueError(f"audio of {n_in} samples is shorter than one frame (n_fft={n_fft})")
     return torch.stft(
         xb,
         n_fft,
         hop_length,
         window.shape[-1],
         window,
-        center=False,
+        center=padding == "center",
+        pad_mode=pad_mode,
         normalized=False,
         onesided=True,
         return_complex=True,

@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from audiokit.assets import resolve_pretrained
 from audiokit.soundscape.features import ARAUS_N_MELS, FLOOR_DB, POWER_FLOOR, clip_top_db
 from audiokit.soundscape.mix import mix_power
 
@@ -466,22 +467,3 @@ class MaskerGainPredictor(nn.Module):
         except RuntimeError as e:
             raise ValueError(f"{weights}: {str(e).splitlines()[0]}") from None
         return model.eval()
-
-
-def resolve_pretrained(name_or_path: str | os.PathLike) -> Path:
-    """A model folder: an existing path, else ``$AUDIOKIT_PRETRAINED/<name>``, else the repository's
-    ``pretrained/<name>``."""
-    p = Path(name_or_path)
-    if p.is_dir():
-        return p
-    candidates = []
-    env = os.environ.get("AUDIOKIT_PRETRAINED")
-    if env:
-        candidates.append(Path(env) / str(name_or_path))
-    candidates.append(Path(__file__).resolve().parents[2] / "pretrained" / str(name_or_path))
-    for c in candidates:
-        if c.is_dir():
-            return c
-    raise FileNotFoundError(
-        f"{name_or_path}: no such model folder (looked in {', '.join(map(str, [p, *candidates]))})"
-    )

@@ -326,6 +326,43 @@ class AmplitudePhaseGANTask(TrainingTask):
             )
         self._datasets: tuple[AudioDataset, AudioDataset | None] | None = None
 
+    def check_model_agrees(
+        self,
+        sample_rate: tuple[str, int],
+        stft: tuple[str, tuple[int, int, int]],
+        log_eps: tuple[str, float] | None = None,
+    ) -> None:
+        """Check the model's config against ``data``/``stft``: same sample rate, same
+        ``(n_fft, hop, win)`` (the losses compare the generator's spectra with the target's), same
+        log-amplitude floor if given, and crops a multiple of the hop. Each argument is
+        ``(model key for the message, value)``, e.g. ``("model.sample_rate", 16000)``.
+
+        Raises:
+            ValueError: naming the disagreeing config keys and their values.
+        """
+        c = self.config
+        (sr_key, sr), (stft_key, model_stft) = sample_rate, stft
+        if c.data.sample_rate != sr:
+            raise ValueError(
+                f"config keys 'data.sample_rate' ({c.data.sample_rate}) and '{sr_key}' ({sr}) must agree"
+            )
+        loss_stft = (c.stft.n_fft, c.stft.hop_length, c.stft.win_length)
+        if tuple(model_stft) != loss_stft:
+            raise ValueError(
+                f"config key 'stft' {loss_stft} must equal the model's {stft_key} {tuple(model_stft)}: "
+                "the losses compare the generator's spectra with the target's"
+            )
+        if log_eps is not None and c.stft.log_eps != log_eps[1]:
+            raise ValueError(
+                f"config keys 'stft.log_eps' and '{log_eps[0]}' must agree ({c.stft.log_eps} vs {log_eps[1]})"
+            )
+        seg, hop = c.data.segment_length, model_stft[1]
+        if seg is not None and seg % hop:
+            raise ValueError(
+                f"config key 'data.segment_length' ({seg}) must be a multiple of the model's hop ({hop}) "
+                "so that the generated audio covers the crop"
+            )
+
     # ----------------------------------------------------------------- what a model provides
     def build_generator(self) -> nn.Module:
         """The generator module (on CPU)."""

@@ -35,7 +35,7 @@ from audiokit.vocoders.apnet import APNet
 from audiokit.vocoders.apnet2 import APNet2
 from audiokit.vocoders.base import SpectralVocoder
 from audiokit.vocoders.checkpoint import FORMAT_VERSION
-from audiokit.vocoders.config import APNet2Config, APNetConfig, VocoderConfig
+from audiokit.vocoders.config import APNet2Config, APNetConfig
 
 __all__ = ["APNetTrainConfig", "APNet2TrainConfig", "APNetTask", "APNet2Task"]
 
@@ -73,28 +73,11 @@ class _VocoderTask(AmplitudePhaseGANTask):
 
     def __init__(self, config: Any = None, train: Any = None):
         super().__init__(config, train)
-        self._check_consistency(self.config.model)
-
-    def _check_consistency(self, m: VocoderConfig) -> None:
-        c = self.config
-        if c.data.sample_rate != m.sample_rate:
-            raise ValueError(
-                f"config keys 'data.sample_rate' ({c.data.sample_rate}) and 'model.sample_rate' "
-                f"({m.sample_rate}) must agree"
-            )
-        model_stft = (m.n_fft, m.hop_length, m.win_length)
-        loss_stft = (c.stft.n_fft, c.stft.hop_length, c.stft.win_length)
-        if model_stft != loss_stft:
-            raise ValueError(
-                f"config key 'stft' {loss_stft} must equal the model's (n_fft, hop_length, win_length) "
-                f"{model_stft}: the losses compare the generator's spectra with the target's"
-            )
-        seg = c.data.segment_length
-        if seg is not None and seg % m.hop_length:
-            raise ValueError(
-                f"config key 'data.segment_length' ({seg}) must be a multiple of model.hop_length "
-                f"({m.hop_length}) so that the generated audio covers the crop"
-            )
+        m = self.config.model
+        self.check_model_agrees(
+            ("model.sample_rate", m.sample_rate),
+            ("(n_fft, hop_length, win_length)", (m.n_fft, m.hop_length, m.win_length)),
+        )
 
     def build_generator(self) -> nn.Module:
         return self.model_class(self.config.model)

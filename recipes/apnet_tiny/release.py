@@ -23,6 +23,7 @@ import yaml
 def _phase_or_amplitude(model, clips) -> dict[str, dict[str, float]]:
     """Which half limits the model: its log-amplitude with the true phase, and the true amplitude
     with its phase, each through the model's ISTFT (means of PESQ/STOI/MCD over ``clips``)."""
+    from audiokit.frontend import amplitude_phase, spectrum_from_amplitude_phase
     from audiokit.vocoders.evaluation import score_resynthesis
 
     keys = ("own amplitude + true phase", "true amplitude + own phase")
@@ -32,13 +33,13 @@ def _phase_or_amplitude(model, clips) -> dict[str, dict[str, float]]:
             x = wav.reshape(1, -1)
             out = model(model.mel(x))
             spec = model.stft(x)[..., : out.phase.shape[-1]]
-            true_la, true_ph = torch.log(spec.abs().clamp_min(1e-5)), torch.angle(spec)
+            true_la, true_ph = amplitude_phase(spec, 1e-5)  # APNet's training targets
             n = out.audio.shape[-1]
             for key, (la, ph) in (
                 ("own amplitude + true phase", (out.log_amplitude, true_ph)),
                 ("true amplitude + own phase", (true_la, out.phase)),
             ):
-                y = model.stft.inverse(torch.polar(torch.exp(la), ph), length=n)[0]
+                y = model.stft.inverse(spectrum_from_amplitude_phase(la, ph), length=n)[0]
                 rows[key].append(score_resynthesis(x[0], y, model.sample_rate, ("pesq", "stoi", "mcd")))
     return {k: {m: sum(r[m] for r in v) / len(v) for m in ("pesq", "stoi", "mcd")} for k, v in rows.items()}
 

@@ -82,6 +82,7 @@ def test_narrowband_hook_matches_official_simulation():
         ({"data": {"sample_rate": 48000}}, "data.sample_rate"),
         ({"stft": {"hop_length": 160}}, "config key 'stft'"),
         ({"data": {"segment_length": 8001}}, "segment_length"),
+        ({"stft": {"log_eps": 1e-5}}, "stft.log_eps' and 'model.log_eps"),
     ],
 )
 def test_config_consistency(override, match):

@@ -60,7 +60,7 @@ def test_inconsistent_configs_are_rejected():
         APNet2Task(cfg)
     cfg = APNetTrainConfig()
     cfg.data.segment_length = 8001
-    with pytest.raises(ValueError, match="multiple of model.hop_length"):
+    with pytest.raises(ValueError, match="multiple of the model.s hop"):
         APNetTask(cfg)
 
 
