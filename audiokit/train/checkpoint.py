@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from audiokit.io import atomic_write
 
@@ -42,6 +43,7 @@ __all__ = [
     "load_checkpoint",
     "prune_checkpoints",
     "resolve_checkpoint",
+    "load_initial_weights",
     "capture_rng_state",
     "restore_rng_state",
 ]
@@ -169,3 +171,52 @@ def restore_rng_state(state: dict[str, Any]) -> None:
         cuda_states = state["cuda"]
         if len(cuda_states) == torch.cuda.device_count():
             torch.cuda.set_rng_state_all([s.cpu() for s in cuda_states])
+
+
+def load_initial_weights(model: nn.Module, source: str | os.PathLike, name: str = "generator") -> None:
+    """Warm-start ``model`` from ``source`` (``train.init_from``), strictly.
+
+    ``source`` is a pretrained folder (its ``model.safetensors``), a ``.safetensors`` or official
+    generator file, or an audiokit training checkpoint (its model ``name``). Folded weights load into
+    weight-normed layers (``g = ||w||``, ``v = w``) and vice versa.
+
+    Raises:
+        FileNotFoundError: ``source`` does not exist.
+        ValueError: unreadable, or the weights do not fit ``model`` (names the keys).
+    """
+    from audiokit.checkpoints import read_state_dict
+    from audiokit.discriminators.norm import load_state_dict_compat
+
+    path = Path(source)
+    if path.is_dir():
+        path = path / "model.safetensors"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file (init_from)")
+    sd = None
+    if path.suffix != ".safetensors":
+        try:
+            state = load_checkpoint(path)
+        except ValueError:
+            state = None  # not a training checkpoint: an official generator file
+        if state is not None:
+            if name not in state["models"]:
+                raise ValueError(f"{path}: checkpoint has no model {name!r} (has {sorted(state['models'])})")
+            sd = state["models"][name]
+    if sd is None:
+        sd = read_state_dict(path)
+
+    def normed(keys) -> bool:
+        return any(k.endswith(("weight_g", "original0")) for k in keys)
+
+    if normed(model.state_dict()) and not normed(sd) and hasattr(model, "fold_weight_norm"):
+        # folded weights into a weight-normed model: load folded, then re-apply weight norm
+        model.fold_weight_norm()
+        try:
+            load_state_dict_compat(model, sd, strict=True)
+        finally:
+            model.apply_weight_norm()
+        return
+    try:
+        load_state_dict_compat(model, sd, strict=True)
+    except ValueError as e:
+        raise ValueError(f"{source}: {e}") from None
