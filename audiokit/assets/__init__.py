@@ -5,7 +5,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["ASSETS_DIR", "PRETRAINED_DIR", "speech_files", "speech_path", "resolve_pretrained"]
+__all__ = [
+    "ASSETS_DIR",
+    "PRETRAINED_DIR",
+    "speech_files",
+    "real_speech_files",
+    "speech_path",
+    "resolve_pretrained",
+]
 
 ASSETS_DIR = Path(__file__).resolve().parent
 #: The repository's bundled models (``pretrained/<name>``; present in a source checkout).
@@ -18,6 +25,11 @@ def speech_files(sample_rate: int | None = None) -> list[Path]:
     if sample_rate is not None:
         files = [f for f in files if f.stem.endswith(f"_{sample_rate // 1000}k")]
     return files
+
+
+def real_speech_files() -> list[Path]:
+    """Bundled clips of recorded human speech (16 kHz, GPL-2.0; see ``assets/speech/real/README.md``)."""
+    return sorted((ASSETS_DIR / "speech" / "real").glob("*_16k.wav"))
 
 
 def speech_path(name: str) -> Path:
