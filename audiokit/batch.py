@@ -565,10 +565,10 @@ def map_parallel(
     one task (in their order), e.g. the outputs made from one input file, which saves reloading
     the file and per-task IPC.
 
-    A worker that dies (``kill -9``, the kernel's OOM killer) breaks a process pool: the tasks it
-    may have been running are retried once in a rebuilt pool, and fail with
-    :data:`WORKER_DIED` if their worker dies again; the other tasks run on. Closing the generator
-    early (an interrupt, a full disk) kills the workers of the pools it made and cancels the rest.
+    A worker that dies (``kill -9``, the kernel's OOM killer) breaks a process pool: the pool is
+    rebuilt, the tasks that may have been running are retried one at a time, and a task whose
+    worker dies again while it runs alone fails with :data:`WORKER_DIED`; the others run on.
+    Closing the generator early (an interrupt, a full disk) kills the workers and cancels the rest.
     """
     bar = tqdm(total=len(items), desc=desc, disable=not progress or None, unit="item", dynamic_ncols=True)
     owned: list[cf.ProcessPoolExecutor] = []
@@ -585,10 +585,19 @@ def map_parallel(
             pool = start_pool(workers, threads_per_worker=threads_per_worker)
             owned.append(pool)
         groups = _groups(items, group)
-        deaths = [0] * len(groups)
+        suspect = [False] * len(groups)  # was in flight when a worker died
         pending = list(range(len(groups)))
         while pending:
-            futures = {pool.submit(_call_group, fn, groups[g]): g for g in pending}
+            # suspects run alone, so a death is pinned on the task that caused it
+            batch = [next(g for g in pending if suspect[g])] if any(suspect[g] for g in pending) else pending
+            futures: dict[cf.Future, int] = {}
+            submit_broke = False
+            for g in batch:
+                try:
+                    futures[pool.submit(_call_group, fn, groups[g])] = g
+                except BrokenProcessPool:  # a worker died meanwhile: the rest waits for a new pool
+                    submit_broke = True
+                    break
             broken: list[int] = []
             try:
                 for fut in cf.as_completed(futures):
@@ -599,7 +608,7 @@ def map_parallel(
                     for item, (ok, res, dt) in zip(groups[futures[fut]], results):
                         bar.update(1)
                         yield item, ok, res, dt
-                    futures.pop(fut)
+                    pending.remove(futures.pop(fut))
             except BaseException:  # an interrupt, or the consumer closed the generator
                 for f in futures:
                     f.cancel()
@@ -608,34 +617,30 @@ def map_parallel(
                 raise
             # what is left broke with the pool: results that arrived first still count
             for fut, g in list(futures.items()):
-                exc = fut.exception() if fut.done() and not fut.cancelled() else None
-                if fut.done() and not fut.cancelled() and exc is None:
+                if fut.done() and not fut.cancelled() and fut.exception() is None:
                     for item, (ok, res, dt) in zip(groups[g], fut.result()):
                         bar.update(1)
                         yield item, ok, res, dt
+                    pending.remove(g)
                 else:
                     broken.append(g)
-            if not broken:
-                break
-            # tasks are fed to the workers in submission order, at most workers + 1 at a time:
-            # the dead worker ran one of the first of those still unfinished
-            in_flight = broken[: getattr(pool, "_max_workers", workers) + 1]
+            if not broken and not submit_broke:
+                continue
             log.warning("a worker process died; rebuilding the pool and retrying its items")
-            pending = []
-            for g in broken:
-                if g in in_flight:
-                    deaths[g] += 1
-                if deaths[g] >= 2:
-                    for item in groups[g]:
-                        bar.update(1)
-                        yield item, False, WORKER_DIED, 0.0
-                else:
-                    pending.append(g)
-            pool.shutdown(wait=True, cancel_futures=True)
-            if not isinstance(pool, BatchPool):
-                pool = start_pool(workers, threads_per_worker=threads_per_worker)
+            if not broken:
+                pass  # it died before any of these tasks was sent: nobody to blame
+            elif len(batch) == 1 and suspect[batch[0]]:  # it died again, alone: its own fault
+                for item in groups[batch[0]]:
+                    bar.update(1)
+                    yield item, False, WORKER_DIED, 0.0
+                pending.remove(batch[0])
             else:
-                pool = pool.respawn()
+                # tasks are fed to the workers in submission order, at most workers + 1 at a
+                # time: the dead worker ran one of the first of those still unfinished
+                for g in broken[: getattr(pool, "_max_workers", workers) + 1]:
+                    suspect[g] = True
+            pool.shutdown(wait=True, cancel_futures=True)
+            pool = pool.respawn() if isinstance(pool, BatchPool) else start_pool(workers, threads_per_worker)
             owned.append(pool)
         finished = True
     finally:
