@@ -67,6 +67,7 @@ __all__ = [
     "map_parallel",
     "start_pool",
     "stop_pool",
+    "stop_forkserver",
     "BatchPool",
     "JobError",
     "open_job",
@@ -527,10 +528,10 @@ def stop_pool(pool: cf.ProcessPoolExecutor | None, kill: bool = False) -> None:
             pool.kill()
         else:
             pool.shutdown(wait=True, cancel_futures=True)
-    _stop_forkserver()
+    stop_forkserver()
 
 
-def _stop_forkserver() -> None:
+def stop_forkserver() -> None:
     from multiprocessing import forkserver
 
     server = getattr(forkserver, "_forkserver", None)

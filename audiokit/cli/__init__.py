@@ -84,3 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"audiokit {args.command}: interrupted; rerun to resume", file=sys.stderr)
         return 130
+    finally:  # a pool's server process (forkserver) must not outlive the command
+        batch = sys.modules.get("audiokit.batch")
+        if batch is not None:
+            batch.stop_forkserver()
