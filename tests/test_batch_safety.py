@@ -123,21 +123,33 @@ def test_non_utf8_file_name_fails_alone(tmp_path, command, capsys):
 
 
 # row 6: OUT is a file, under a file, or read-only ----------------------------------------------------
-def test_unusable_out_is_one_line_naming_the_path(tmp_path, capsys):
+def _assert_one_line_rc2(src: Path, out: Path, tmp_path: Path, capsys) -> None:
+    for argv in (
+        *(_argv(c, src, out) for c in ("vocode", "bwe", "perturb", "timbre-transfer")),
+        ["export", str(tmp_path), str(out)],
+        ["demo", str(out), "--only", "frontend"],
+    ):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and str(out) in err, (argv, err)
+
+
+def test_out_that_is_a_file_is_one_line_naming_the_path(tmp_path, capsys):
     src = tmp_path / "in"
     write_speech(src, ["a.wav"], seconds=0.5)
     a_file = tmp_path / "file.txt"
     a_file.write_text("x")
+    for out in (a_file, a_file / "sub"):
+        _assert_one_line_rc2(src, out, tmp_path, capsys)
+    assert a_file.read_text() == "x"
+
+
+def test_read_only_out_is_one_line_naming_the_path(tmp_path, capsys):
+    src = tmp_path / "in"
+    write_speech(src, ["a.wav"], seconds=0.5)
     with read_only_dir(tmp_path / "ro") as ro:
-        for out in (a_file, a_file / "sub", ro / "out", ro):
-            for argv in (
-                *(_argv(c, src, out) for c in ("vocode", "bwe", "perturb", "timbre-transfer")),
-                ["export", str(tmp_path), str(out)],
-                ["demo", str(out), "--only", "frontend"],
-            ):
-                assert main(argv) == 2, argv
-                err = capsys.readouterr().err
-                assert err.count("\n") == 1 and str(out) in err, (argv, err)
+        for out in (ro / "out", ro):
+            _assert_one_line_rc2(src, out, tmp_path, capsys)
 
 
 # row 7: a full disk -----------------------------------------------------------------------------------

@@ -50,12 +50,22 @@ def test_unreadable_checkpoints_are_ignored_by_pruning_and_export(tones_dir, tmp
         assert err == f"audiokit export: error: untrusted or unreadable checkpoint: {bad}\n"
 
 
-def test_unusable_run_dir_is_one_line(tones_dir, tmp_path, capsys):
+def _refused(cfg, run, capsys) -> None:
+    assert main(["train", str(cfg), "--run-dir", str(run), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(run) in err
+
+
+def test_run_dir_that_is_a_file_is_one_line(tones_dir, tmp_path, capsys):
     cfg = _config(tmp_path, tones_dir)
     a_file = tmp_path / "f"
     a_file.write_text("x")
+    for run in (a_file, a_file / "run"):
+        _refused(cfg, run, capsys)
+
+
+def test_read_only_run_dir_is_one_line(tones_dir, tmp_path, capsys):
+    cfg = _config(tmp_path, tones_dir)
     with read_only_dir(tmp_path / "ro") as ro:
-        for run in (a_file, a_file / "run", ro / "run", ro):
-            assert main(["train", str(cfg), "--run-dir", str(run), "--no-progress"]) == 2
-            err = capsys.readouterr().err
-            assert err.count("\n") == 1 and str(run) in err
+        for run in (ro / "run", ro):
+            _refused(cfg, run, capsys)
