@@ -96,7 +96,7 @@ WORKER_PRELOAD = ("audiokit.perturb.runner", "librosa.effects", "scipy.signal")
 
 
 def run(args: argparse.Namespace) -> int:
-    from audiokit.batch import start_pool
+    from audiokit.batch import start_pool, stop_pool
     from audiokit.cli import CLIError
 
     if args.list:
@@ -107,11 +107,13 @@ def run(args: argparse.Namespace) -> int:
     # the file discovery below
     preload = WORKER_PRELOAD + (("optuna", "audiokit.perturb.search") if args.search else ())
     pool = start_pool(args.workers, preload)
+    ok = False
     try:
-        return _run(args, pool)
-    finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
+        code = _run(args, pool)
+        ok = True
+        return code
+    finally:  # an interrupt or error kills the workers at once; no process outlives the command
+        stop_pool(pool, kill=not ok)
 
 
 def _run(args: argparse.Namespace, pool: object) -> int:
@@ -119,7 +121,7 @@ def _run(args: argparse.Namespace, pool: object) -> int:
 
     import optuna
 
-    from audiokit.batch import Manifest, run_batch
+    from audiokit.batch import check_in_out, finish, open_job, run_batch
     from audiokit.cli import CLIError
     from audiokit.cli._common import existing_dir
     from audiokit.io import atomic_write
@@ -167,37 +169,38 @@ def _run(args: argparse.Namespace, pool: object) -> int:
     cfg.chain()  # fail early on a bad perturbation spec
     in_dir = existing_dir(args.in_dir) if args.index is None else Path(args.in_dir)
     out_dir = Path(args.out_dir)
-    if out_dir.resolve() == in_dir.resolve():
-        raise CLIError("OUT_DIR must differ from IN_DIR")
+    check_in_out(in_dir, out_dir)
     items = make_items(in_dir, out_dir, cfg, args.shard, args.index)
     if not items:
         raise CLIError(f"{in_dir}: no audio files found")
-    if cfg.mode == "search":  # build the target/constraint once here: a bad spec is a usage error
-        from audiokit.perturb.constraints import make_constraint
-        from audiokit.perturb.targets import make_target
+    # build the target/constraint once here: a bad spec or a missing optional package is a usage
+    # error, not one failure per file
+    from audiokit.perturb.constraints import make_constraint
+    from audiokit.perturb.targets import make_target
 
+    if cfg.mode == "search":
         make_target(cfg.search.target)
         make_constraint(cfg.search.constraint)
+    else:
+        for spec, make in ((cfg.target, make_target), (cfg.constraint, make_constraint)):
+            if spec is not None:
+                make(spec)
     optuna.logging.set_verbosity(optuna.logging.WARNING if args.verbose < 2 else optuna.logging.INFO)
     logging.getLogger("optuna").setLevel(logging.WARNING)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_write(out_dir / "perturb_config.yaml") as tmp:
-        tmp.write_text(cfg.to_yaml(), encoding="utf-8")
-    report = run_batch(
-        items,
-        job_function(cfg, out_dir),
-        Manifest(out_dir / "manifest.jsonl"),
-        workers=args.workers,
-        force=args.force,
-        progress=not args.no_progress,
-        desc="perturb",
-        group=lambda item: item.src,  # the variants of one file: one task, one decode
-        pool=pool,
-    )
-    print(f"{report.summary()}; manifest {out_dir / 'manifest.jsonl'}")
-    for key, err in report.failures[:20]:
-        print(f"  failed: {key}: {err}")
-    if report.interrupted:
-        print("interrupted: rerun the same command to resume")
-        return 130
-    return report.exit_code
+    with open_job(
+        "perturb", out_dir, cfg.to_dict(), items=items, in_dir=in_dir, force=args.force, shard_spec=args.shard
+    ) as manifest:
+        with atomic_write(out_dir / "perturb_config.yaml") as tmp:
+            tmp.write_text(cfg.to_yaml(), encoding="utf-8")
+        report = run_batch(
+            items,
+            job_function(cfg, out_dir),
+            manifest,
+            workers=args.workers,
+            force=args.force,
+            progress=not args.no_progress,
+            desc="perturb",
+            group=lambda item: item.src,  # the variants of one file: one task, one decode
+            pool=pool,
+        )
+    return finish(report, "perturb: ")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from audiokit import __version__
-from audiokit.batch import BatchItem, find_audio, parse_shard, shard
+from audiokit.batch import BatchItem, find_audio, is_inside, parse_shard, shard
 from audiokit.perturb.config import PerturbConfig
 
 __all__ = [
@@ -78,16 +78,26 @@ def make_items(
     index: str | os.PathLike | None = None,
 ) -> list[BatchItem]:
     """Batch items (one per output) for every audio file under ``in_dir`` or listed in ``index``
-    (``speech_path`` relative to ``in_dir`` or absolute), sharded by input file."""
+    (``speech_path`` relative to ``in_dir``, or absolute, inside ``in_dir`` either way), sharded by
+    input file. An ``out_dir`` inside ``in_dir`` is left out of the discovery.
+
+    Raises:
+        ValueError: an index path that leaves ``in_dir`` (its output could land outside
+            ``out_dir`` or on an input), or two records with one output.
+    """
     in_dir = Path(in_dir)
     entries: list[tuple[Path, Path, dict[str, Any]]] = []
     if index is not None:
         for r in load_index(index):
             sp = Path(r["speech_path"])
             src = sp if sp.is_absolute() else in_dir / sp
+            if not is_inside(src, in_dir):
+                raise ValueError(
+                    f"{index}: record {r['index']}: speech_path {str(sp)!r} is outside IN_DIR {in_dir}"
+                )
             # absolute paths keep only the file name, prefixed by the record's index so that two
             # files with the same name in different folders do not collide
-            rel = Path(f"{r['index']}_{sp.name}") if sp.is_absolute() else sp
+            rel = Path(f"{r['index']}_{sp.name}") if sp.is_absolute() else Path(os.path.normpath(sp))
             meta = {k: r[k] for k in ("index", "prompt", "category") if k in r}
             extra = {k: v for k, v in r.items() if k not in ("index", "prompt", "category", "speech_path")}
             if extra:
@@ -101,7 +111,7 @@ def make_items(
     else:
         if not in_dir.is_dir():
             raise ValueError(f"{in_dir}: not a directory")
-        entries = [(in_dir / r, r, {}) for r in find_audio(in_dir)]
+        entries = [(in_dir / r, r, {}) for r in find_audio(in_dir, exclude=[out_dir])]
     i, n = parse_shard(shard_spec)
     items = []
     nvar = cfg.variants if cfg.mode == "variants" else 1

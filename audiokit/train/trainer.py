@@ -269,7 +269,7 @@ class Trainer:
                     latest = str(path)
                     break
                 except ValueError as e:
-                    logger.warning("skipping unreadable checkpoint at step %d: %s", step, e)
+                    logger.warning("skipping %s (step %d)", e, step)
         latest = D.broadcast_object(latest)
         if latest is None:
             return
