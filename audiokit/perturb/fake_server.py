@@ -15,6 +15,7 @@ that is not a chat completion), ``judge_malformed`` (a judge reply with out-of-r
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import threading
@@ -55,6 +56,7 @@ class FakeAudioChatServer:
         self.latency = float(latency)
         self.counts: Counter[str] = Counter()
         self.transcripts: list[str] = []
+        self.answered: Counter[str] = Counter()  # SHA-256 of each answered audio part
         self.faults: list[tuple[str, str, float]] = []
         self.auth_seen: set[str] = set()
         self._lock = threading.Lock()
@@ -185,6 +187,7 @@ class FakeAudioChatServer:
             tr = self.recognizer.transcribe(wav.T, sr)
         with self._lock:
             self.transcripts.append(tr.text)
+            self.answered[hashlib.sha256(data).hexdigest()] += 1
         if self.keywords & set(tr.words):
             return REFUSAL
         return COMPLIANCE.format(transcript=tr.text or "(nothing)")
