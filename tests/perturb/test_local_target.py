@@ -1,0 +1,136 @@
+"""The local transformers target on a tiny randomly initialised Qwen2-Audio built here from a
+config (no download): the real loading, chat-template, processor and generate path, checked
+against a greedy decode written out step by step with the model's forward pass."""
+
+import numpy as np
+import pytest
+import torch
+
+from audiokit.perturb import make_target
+from audiokit.perturb.local import TransformersTarget
+
+TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n"
+    "{% if m['content'] is string %}{{ m['content'] }}{% else %}{% for c in m['content'] %}"
+    "{% if c['type'] == 'audio' %}Audio 1: <|audio_bos|><|AUDIO|><|audio_eos|>\n"
+    "{% else %}{{ c['text'] }}{% endif %}{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_qwen2_audio(tmp_path_factory):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import (
+        PreTrainedTokenizerFast,
+        Qwen2AudioConfig,
+        Qwen2AudioForConditionalGeneration,
+        Qwen2AudioProcessor,
+        WhisperFeatureExtractor,
+    )
+
+    # a byte-level tokenizer without merges plus Qwen2-Audio's special tokens
+    vocab = {c: i for i, c in enumerate(sorted(pre_tokenizers.ByteLevel.alphabet()))}
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.add_special_tokens(
+        ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|AUDIO|>", "<|audio_bos|>", "<|audio_eos|>"]
+    )
+    ft = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>")
+    proc = Qwen2AudioProcessor(
+        feature_extractor=WhisperFeatureExtractor(feature_size=128), tokenizer=ft, chat_template=TEMPLATE
+    )
+    cfg = Qwen2AudioConfig(
+        audio_config={
+            "d_model": 16,
+            "encoder_layers": 1,
+            "encoder_attention_heads": 2,
+            "encoder_ffn_dim": 32,
+            "num_mel_bins": 128,
+        },
+        text_config={
+            "model_type": "qwen2",
+            "vocab_size": len(ft),
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "num_key_value_heads": 1,
+        },
+        audio_token_index=ft.convert_tokens_to_ids("<|AUDIO|>"),
+    )
+    torch.manual_seed(0)
+    model = Qwen2AudioForConditionalGeneration(cfg)
+    model.generation_config.eos_token_id = ft.convert_tokens_to_ids("<|im_end|>")
+    model.generation_config.pad_token_id = ft.convert_tokens_to_ids("<|endoftext|>")
+    path = tmp_path_factory.mktemp("tiny_qwen2_audio")
+    model.save_pretrained(path)
+    proc.save_pretrained(path)
+    return path
+
+
+def _greedy_by_hand(path, wav16k, n_new):
+    """Greedy decoding written out: processor inputs, then argmax of the forward pass's last logits."""
+    from transformers import AutoProcessor, Qwen2AudioForConditionalGeneration
+
+    proc = AutoProcessor.from_pretrained(path)
+    model = Qwen2AudioForConditionalGeneration.from_pretrained(path).eval()
+    conv = [{"role": "user", "content": [{"type": "audio", "audio_url": "x.wav"}]}]
+    text = proc.apply_chat_template(conv, add_generation_prompt=True, tokenize=False)
+    assert text.startswith("<|im_start|>user\nAudio 1: <|audio_bos|><|AUDIO|>")  # audio only, no system
+    inp = proc(text=text, audio=[wav16k], sampling_rate=16000, return_tensors="pt")
+    ids = inp["input_ids"]
+    n_audio = int((ids == model.config.audio_token_index).sum())
+    assert n_audio == len(wav16k) // 640  # the placeholder expanded to 25 audio tokens per second
+    out = []
+    with torch.inference_mode():
+        for _ in range(n_new):
+            logits = model(
+                input_ids=ids,
+                attention_mask=torch.ones_like(ids),
+                input_features=inp["input_features"],
+                feature_attention_mask=inp["feature_attention_mask"],
+            ).logits
+            nxt = int(logits[0, -1].argmax())
+            out.append(nxt)
+            if nxt == model.generation_config.eos_token_id:
+                break
+            ids = torch.cat([ids, torch.tensor([[nxt]])], dim=1)
+    return proc.tokenizer.decode(out, skip_special_tokens=True), inp["input_ids"].shape[1], len(out)
+
+
+def test_transformers_target_matches_a_hand_written_greedy_decode(tiny_qwen2_audio, speech16k, tmp_path):
+    x, sr = speech16k
+    x = x[: sr * 2]
+    t = make_target(
+        {
+            "name": "transformers",
+            "model": str(tiny_qwen2_audio),
+            "max_new_tokens": 6,
+            "generate": {"do_sample": False},
+            "cache_dir": str(tmp_path),
+            "device": "cpu",
+        }
+    )
+    assert isinstance(t, TransformersTarget)
+    score = t(x, sr)
+    expected, n_prompt, n_new = _greedy_by_hand(tiny_qwen2_audio, x.numpy(), 6)
+    assert t.last_info["reply"] == expected
+    assert score == (0.0 if t.last_info["judge"]["refusal"]["refused"] else 1.0)
+    u = t.usage()["target"]
+    assert (u.requests, u.prompt_tokens, u.completion_tokens) == (1, n_prompt, n_new)
+    # the same audio again comes from the cache; other audio is generated
+    t(x, sr)
+    assert t.usage()["target"].requests == 1 and t.usage()["target"].cache_hits == 1
+    # 48 kHz input is resampled to the processor's 16 kHz before the features
+    import soxr
+
+    up = soxr.resample(x.numpy(), sr, 48000)
+    t(up, 48000)
+    assert t.usage()["target"].requests == 2
+    with pytest.raises(ValueError, match="model_class"):
+        TransformersTarget(str(tiny_qwen2_audio), model_class="NoSuchModel").load()
+    with pytest.raises(ValueError, match="judge_base_url"):
+        TransformersTarget(str(tiny_qwen2_audio), judge="llm")
+    assert np.isfinite(score)
