@@ -134,3 +134,57 @@ def test_transformers_target_matches_a_hand_written_greedy_decode(tiny_qwen2_aud
     with pytest.raises(ValueError, match="judge_base_url"):
         TransformersTarget(str(tiny_qwen2_audio), judge="llm")
     assert np.isfinite(score)
+
+
+def test_sentence_embedder_mean_pools_a_local_bert_without_sentence_transformers(tmp_path, monkeypatch):
+    """The transformers path of the similarity judge's embedder (all-MiniLM's mean pooling and
+    normalisation), on a tiny random BERT folder; sentence-transformers is hidden."""
+    import sys
+
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    from audiokit.perturb.embeddings import SentenceEmbedder
+    from audiokit.perturb.judges import RefusalSimilarityJudge
+
+    words = [
+        "[PAD]",
+        "[UNK]",
+        "[CLS]",
+        "[SEP]",
+        "[MASK]",
+        "i",
+        "can't",
+        "help",
+        "sure",
+        "here",
+        "is",
+        "how",
+        "'",
+        "t",
+    ]
+    words += ["can", "sorry"]
+    (tmp_path / "vocab.txt").write_text("\n".join(words) + "\n")
+    BertTokenizerFast(vocab_file=str(tmp_path / "vocab.txt")).save_pretrained(tmp_path)
+    torch.manual_seed(0)
+    cfg = BertConfig(
+        vocab_size=len(words),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+    )
+    BertModel(cfg).save_pretrained(tmp_path)
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # import fails -> transformers path
+    e = SentenceEmbedder(str(tmp_path))
+    texts = ["sorry i can't help", "sure here is how", "sorry"]
+    got = e.encode(texts)
+    tok = BertTokenizerFast.from_pretrained(tmp_path)
+    model = BertModel.from_pretrained(tmp_path).eval()
+    for i, t in enumerate(texts):  # one text at a time: no padding, plain mean over tokens
+        with torch.inference_mode():
+            h = model(**tok(t, return_tensors="pt")).last_hidden_state[0].double().numpy()
+        ref = h.mean(0) / np.linalg.norm(h.mean(0))
+        assert np.allclose(got[i], ref, atol=1e-5)  # padded batch == unpadded single
+    j = RefusalSimilarityJudge(embedder=e, references=["sorry i can't help"])
+    assert j("sorry i can't help").details["similarity"] == pytest.approx(1.0)
+    assert j.describe()["embedder"] == str(tmp_path)

@@ -243,3 +243,33 @@ def test_report_statistics_closed_forms():
     assert by["A"]["queries_to_success"].mean == pytest.approx(5.0) and by["B"]["queries_to_success"].n == 0
     assert by["A"]["similarity"].mean == pytest.approx(0.4)
     assert by["overall (weighted)"]["baseline_asr"].mean == pytest.approx(1 / 5)
+
+
+def test_hf_audiofolder_metadata_is_an_index(tmp_path):
+    import shutil
+
+    from audiokit.assets import speech_path
+    from audiokit.perturb.config import PerturbConfig
+    from audiokit.perturb.runner import make_items
+
+    for split, name, cat in (("train", "a.wav", "Privacy"), ("test", "b.wav", "Economic harm")):
+        (tmp_path / split / "clips").mkdir(parents=True)
+        shutil.copy(speech_path("slt_16k.wav"), tmp_path / split / "clips" / name)
+        (tmp_path / split / "metadata.csv").write_text(
+            f"file_name,prompt,category\nclips/{name},say {name},{cat}\n"
+        )
+    items = make_items(tmp_path, tmp_path / "out", PerturbConfig())
+    got = sorted((it.key, it.src, it.meta["category"], it.meta["prompt"]) for it in items)
+    assert got == [
+        ("test/clips/b.wav", str(tmp_path / "test/clips/b.wav"), "Economic harm", "say b.wav"),
+        ("train/clips/a.wav", str(tmp_path / "train/clips/a.wav"), "Privacy", "say a.wav"),
+    ]
+    # a top-level metadata.jsonl wins, and --index accepts the same file explicitly
+    (tmp_path / "metadata.jsonl").write_text(
+        json.dumps({"file_name": "train/clips/a.wav", "category": "X"}) + "\n"
+    )
+    (only,) = make_items(tmp_path, tmp_path / "out", PerturbConfig())
+    assert only.key == "train/clips/a.wav" and only.meta["category"] == "X"
+    (bad := tmp_path / "bad.jsonl").write_text(json.dumps({"prompt": "no audio"}) + "\n")
+    with pytest.raises(ValueError, match="no speech_path"):
+        make_items(tmp_path, tmp_path / "out", PerturbConfig(), index=bad)
