@@ -185,7 +185,10 @@ def _run(args: argparse.Namespace, pool: object) -> int:
         from audiokit.perturb.constraints import make_constraint
         from audiokit.perturb.targets import make_target
 
-        make_target(cfg.search.target)
+        try:
+            make_target(cfg.search.target)
+        except (ImportError, OSError) as e:  # a missing extra, an embedder model that is not there
+            raise CLIError(f"target: {e}") from None
         make_constraint(cfg.search.constraint)
     optuna.logging.set_verbosity(optuna.logging.WARNING if args.verbose < 2 else optuna.logging.INFO)
     logging.getLogger("optuna").setLevel(logging.WARNING)

@@ -157,8 +157,8 @@ class OpenAITarget(ReplyTarget):
 
     def __init__(
         self,
-        base_url: str,
-        model: str,
+        base_url: str | None = None,
+        model: str | None = None,
         api_key_env: str | None = None,
         audio_format: str = "wav",
         sample_rate: int | None = None,
@@ -193,6 +193,8 @@ class OpenAITarget(ReplyTarget):
             )
         if unknown:
             raise ValueError(f"openai target: unknown argument(s) {', '.join(sorted(unknown))}")
+        if not base_url:
+            raise ValueError("openai target: base_url=URL is required (e.g. https://api.openai.com/v1)")
         if not model:
             raise ValueError("openai target: model=NAME is required")
         if audio_format not in AUDIO_FORMATS:

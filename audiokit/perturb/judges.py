@@ -135,12 +135,10 @@ class RefusalSimilarityJudge(Judge):
         if not self.references:
             raise ValueError("the similarity judge needs at least one reference sentence")
         self.embedder = make_embedder(embedder).fit(self.references)
-        self._refs: np.ndarray | None = None
+        self._refs = self.embedder.encode(self.references)  # loads the model now: errors surface early
 
     def similarity(self, reply: str) -> tuple[float, int]:
         """Max cosine similarity to the references and the index of the nearest one."""
-        if self._refs is None:
-            self._refs = self.embedder.encode(self.references)
         sims = self._refs @ self.embedder.encode([reply])[0]
         j = int(np.argmax(sims))
         return float(sims[j]), j

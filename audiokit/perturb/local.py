@@ -56,7 +56,7 @@ class TransformersTarget(ReplyTarget):
 
     def __init__(
         self,
-        model: str,
+        model: str | None = None,
         model_class: str = "Qwen2AudioForConditionalGeneration",
         device: str | None = None,
         dtype: str | None = None,

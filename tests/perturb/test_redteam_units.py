@@ -273,3 +273,34 @@ def test_hf_audiofolder_metadata_is_an_index(tmp_path):
     (bad := tmp_path / "bad.jsonl").write_text(json.dumps({"prompt": "no audio"}) + "\n")
     with pytest.raises(ValueError, match="no speech_path"):
         make_items(tmp_path, tmp_path / "out", PerturbConfig(), index=bad)
+
+
+def test_cli_usage_errors_of_the_openai_target(tmp_path, monkeypatch, capsys):
+    from audiokit.assets import speech_path
+    from audiokit.cli import main
+
+    (tmp_path / "in").mkdir()
+    import shutil
+
+    shutil.copy(speech_path("slt_16k.wav"), tmp_path / "in")
+    base = ["perturb", str(tmp_path / "in"), str(tmp_path / "out"), "--search", "--target", "openai"]
+    monkeypatch.delenv("RT_NOT_SET", raising=False)
+    url, model = ["--target-arg", "base_url=http://127.0.0.1:9/v1"], ["--target-arg", "model=m"]
+    cases = [
+        (model, "base_url=URL is required"),
+        (url, "model=NAME is required"),
+        (url + model + ["--target-arg", "api_key=sk-x"], "never pass the API key itself"),
+        (url + model + ["--target-arg", "api_key_env=RT_NOT_SET"], "RT_NOT_SET"),
+        (
+            url
+            + model
+            + ["--target-arg", "judge=similarity", "--target-arg", f"embedder={tmp_path / 'none'}"],
+            "target:",
+        ),
+    ]
+    for extra, msg in cases:
+        assert main(base + extra) == 2
+        err = capsys.readouterr().err
+        assert msg in err and len(err.strip().splitlines()) == 1 and "sk-x" not in err
+    assert main(["perturb", "report", str(tmp_path / "nowhere")]) == 2
+    assert "no manifest" in capsys.readouterr().err
