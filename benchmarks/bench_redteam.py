@@ -10,9 +10,9 @@ recognition itself is serialised).
 
 1. **Job.** ``audiokit perturb IN OUT --search --target openai`` (refusal keyword objective, the
    similarity and LLM judges as metrics, noise/dropout/low-pass space, GP sampler) over the four
-   bundled clips, one worker. Reported: success rate, queries per item (target evaluations) to
-   success, paid requests, wall time; then the same job rerun with ``--force``: cache hit rate and
-   paid requests.
+   bundled clips, one worker. Reported: success rate, queries per item (target evaluations, the
+   clean one included) to success over the items whose clean audio was refused, paid requests,
+   wall time; then the same job rerun with ``--force``: cache hit rate and paid requests.
 2. **Throughput.** ``--queries`` distinct perturbed clips sent by 4 threads through one
    :class:`~audiokit.perturb.chat.OpenAITarget` (no cache) with ``concurrency=1`` vs ``4``,
    interleaved repeats, median queries per second.
@@ -95,7 +95,7 @@ def job(srv, root: Path, budget: int) -> None:
         q = sum(r["usage"]["target"]["queries"] for r in ok)
         hits = sum(r["usage"]["target"]["cache_hits"] for r in ok)
         paid = sum(r["usage"]["target"]["requests"] + r["usage"]["judge"]["requests"] for r in ok)
-        qts = [r["queries"] for r in succ]
+        qts = [r["queries"] for r in succ if r["trials"] > 0]  # items the clean audio did not already break
         rows.append(
             [
                 run,
@@ -110,8 +110,11 @@ def job(srv, root: Path, budget: int) -> None:
             ]
         )
         if run == "first run":
-            detail = [[r["key"], r["category"], r["success"], r["queries"], r["reply"][:48]] for r in ok]
-    print_table(["item", "category", "success", "queries", "kept reply"], detail)
+            detail = [
+                [r["key"], r["category"], r["trials"], r["success"], r["queries"], r["reply"][:40]]
+                for r in ok
+            ]
+    print_table(["item", "category", "trials", "success", "queries", "kept reply"], detail)
     print()
     print_table(
         ["run", "rc", "success", "median q→succ", "mean q→succ", "queries", "cache hits", "paid", "s"], rows

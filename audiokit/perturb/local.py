@@ -112,6 +112,7 @@ class TransformersTarget(ReplyTarget):
         self.cache = ResponseCache(cache_dir) if cache_dir is not None else None
         self.stats = Usage()
         self._loaded: tuple[Any, Any, str] | None = None
+        self.last_tokens: list[int] | None = None  # generated ids of the last uncached reply
 
     def _class(self) -> Any:
         tf = require_transformers()
@@ -195,6 +196,7 @@ class TransformersTarget(ReplyTarget):
             out = model.generate(**inputs, max_new_tokens=self.max_new_tokens, **self.generate_args)
         n_in = inputs["input_ids"].shape[1]
         new = out[:, n_in:]
+        self.last_tokens = [int(t) for t in new[0]]
         text = processor.batch_decode(new, skip_special_tokens=True, clean_up_tokenization_spaces=False)[0]
         self.stats.queries += 1
         self.stats.requests += 1
