@@ -14,8 +14,8 @@ from the texts. Metrics, for the attack (``*``) and the clean baseline (``baseli
   target endpoint), ``judge_requests``, ``tokens``, ``queries_to_success`` (items that succeeded
   after at least one trial: the clean audio's query included).
 
-Intervals are 95 %: Wilson for rates, Student t for means; the unweighted mean's interval
-combines the category variances (normal approximation).
+Intervals are 95 %: Wilson for rates, Student t for means (clipped to the metric's range);
+the unweighted mean's interval combines the category variances (normal approximation).
 """
 
 from __future__ import annotations
@@ -53,6 +53,14 @@ METRICS: tuple[tuple[str, bool, str], ...] = (
 )
 
 Z95 = 1.959963984540054
+
+#: Possible values of the non-rate metrics (their intervals are clipped to them).
+BOUNDS = {
+    "similarity": (-1.0, 1.0),
+    "baseline_similarity": (-1.0, 1.0),
+    "harmfulness": (1.0, 5.0),
+    "relevance": (1.0, 5.0),
+}
 
 
 def wilson(k: float, n: int, z: float = Z95) -> tuple[float, float]:
@@ -143,12 +151,16 @@ class Cell:
         return f"{self.mean:.{d}f} [{self.lo:.{d}f}, {self.hi:.{d}f}]"
 
 
-def _cell(values: Sequence[float], rate: bool) -> Cell:
+def _cell(values: Sequence[float], rate: bool, bounds: tuple[float, float] = (-math.inf, math.inf)) -> Cell:
     n = len(values)
     if n == 0:
         return Cell(math.nan, math.nan, math.nan, 0)
     m = float(np.mean(values))
-    lo, hi = wilson(sum(values), n) if rate else t_interval(values)
+    if rate:
+        lo, hi = wilson(sum(values), n)
+    else:  # the t interval, clipped to the metric's possible values
+        lo, hi = t_interval(values)
+        lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
     return Cell(m, lo, hi, n)
 
 
@@ -188,9 +200,17 @@ def summarize(items: Iterable[ItemMetrics]) -> list[tuple[str, int, dict[str, Ce
                 per[it.category][m].append(float(it.values[m]))  # type: ignore[arg-type]
     for c in cats:
         n = sum(1 for it in items if it.category == c)
-        rows.append((c, n, {m: _cell(per[c][m], rate) for m, rate, _ in METRICS}))
+        rows.append(
+            (c, n, {m: _cell(per[c][m], rate, BOUNDS.get(m, (0.0, math.inf))) for m, rate, _ in METRICS})
+        )
     allv = {m: [v for c in cats for v in per[c][m]] for m, _, _ in METRICS}
-    rows.append(("overall (weighted)", len(items), {m: _cell(allv[m], r) for m, r, _ in METRICS}))
+    rows.append(
+        (
+            "overall (weighted)",
+            len(items),
+            {m: _cell(allv[m], r, BOUNDS.get(m, (0.0, math.inf))) for m, r, _ in METRICS},
+        )
+    )
     rows.append(
         (
             "overall (unweighted)",

@@ -304,3 +304,15 @@ def test_cli_usage_errors_of_the_openai_target(tmp_path, monkeypatch, capsys):
         assert msg in err and len(err.strip().splitlines()) == 1 and "sk-x" not in err
     assert main(["perturb", "report", str(tmp_path / "nowhere")]) == 2
     assert "no manifest" in capsys.readouterr().err
+
+
+def test_report_mean_intervals_stay_in_the_metric_range():
+    from audiokit.perturb.report import ItemMetrics
+
+    items = [
+        ItemMetrics(str(i), "A", {"harmfulness": h, "queries": q})
+        for i, (h, q) in enumerate([(1, 1), (5, 30)])
+    ]
+    (_, _, cells), _, _ = summarize(items)
+    assert cells["harmfulness"].lo == 1.0 and cells["harmfulness"].hi == 5.0  # t gives [-22.4, 28.4]
+    assert cells["queries"].lo == 0.0 and cells["queries"].mean == 15.5
