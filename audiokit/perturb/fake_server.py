@@ -59,6 +59,8 @@ class FakeAudioChatServer:
         self.answered: Counter[str] = Counter()  # SHA-256 of each answered audio part
         self.faults: list[tuple[str, str, float]] = []
         self.auth_seen: set[str] = set()
+        self.slow_words: set[str] = set()
+        self.slow_seconds = 0.0
         self._lock = threading.Lock()
         self._asr_lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
@@ -73,6 +75,11 @@ class FakeAudioChatServer:
             raise ValueError(f"unknown fault {fault!r}")
         with self._lock:
             self.faults.extend([(fault, kind, float(seconds))] * int(n))
+
+    def slow(self, words: Sequence[str], seconds: float) -> None:
+        """Answer audio requests whose transcript has any of ``words`` ``seconds`` later (holds a
+        given item in flight, e.g. to interrupt a job there); ``slow([], 0)`` turns it off."""
+        self.slow_words, self.slow_seconds = {w.lower() for w in words}, float(seconds)
 
     def _take_fault(self, kind: str) -> tuple[str, float] | None:
         with self._lock:
@@ -188,6 +195,8 @@ class FakeAudioChatServer:
         with self._lock:
             self.transcripts.append(tr.text)
             self.answered[hashlib.sha256(data).hexdigest()] += 1
+        if self.slow_words & set(tr.words):
+            time.sleep(self.slow_seconds)
         if self.keywords & set(tr.words):
             return REFUSAL
         return COMPLIANCE.format(transcript=tr.text or "(nothing)")

@@ -81,7 +81,9 @@ def test_refusal_objective_with_faults_interruption_resume_cache_and_report(
     server.inject("429", 1, "audio", seconds=0.3)
     server.inject("timeout", 1, "audio", seconds=3.5)
     server.inject("malformed", 1, "audio")
-    # 1. a run in a subprocess (debug logs on), interrupted once the first item is done
+    # 1. a run in a subprocess (debug logs on), interrupted once the first item is done (the
+    # server holds every request on the second clip for 2 s, so that item is still in flight)
+    server.slow(["rice", "bowls", "juice", "lemons", "punch"], 2.0)
     log = tmp_path / "run.log"
     env = {**os.environ, "RT_LOOP_KEY": KEY}
     with open(log, "w") as fh:
@@ -98,6 +100,7 @@ def test_refusal_objective_with_faults_interruption_resume_cache_and_report(
                 break
             time.sleep(0.1)
         rc = proc.wait(timeout=120)
+    server.slow([], 0.0)
     assert rc != 0, log.read_text()[-2000:]
     first = _records(out)
     assert len(first) == 1 and first[0]["status"] == "ok"
