@@ -229,9 +229,13 @@ def perturb_variant(cfg_dict: Mapping[str, Any], item: BatchItem) -> dict[str, A
         rec["constraint"] = {**con.describe(), "value": v, "feasible": con.feasible(v)}
     tgt = _build("target", cfg.target)
     if tgt is not None:
+        if hasattr(tgt, "set_item"):
+            tgt.set_item(item.meta)
         s = float(tgt(res.wav, sr))
         rec["target"] = {**tgt.describe(), "score": s}
         rec["success"] = tgt.success(s)
+        if isinstance(getattr(tgt, "last_info", None), dict):  # a model's reply and its verdict
+            rec["reply"] = tgt.last_info.get("reply")
     _save(item, res.wav, sr, subtype)
     return rec
 

@@ -316,3 +316,29 @@ def test_report_mean_intervals_stay_in_the_metric_range():
     (_, _, cells), _, _ = summarize(items)
     assert cells["harmfulness"].lo == 1.0 and cells["harmfulness"].hi == 5.0  # t gives [-22.4, 28.4]
     assert cells["queries"].lo == 0.0 and cells["queries"].mean == 15.5
+
+
+def test_variants_mode_records_the_model_reply(server, env_key, tmp_path):
+    import shutil
+
+    from audiokit.assets import speech_path
+    from audiokit.cli import main
+
+    (tmp_path / "in").mkdir()
+    shutil.copy(speech_path("slt_16k.wav"), tmp_path / "in")
+    out = tmp_path / "out"
+    args = [
+        "perturb",
+        str(tmp_path / "in"),
+        str(out),
+        "--variants",
+        "1",
+        "--perturbations",
+        "gain",
+        "--target",
+    ]
+    args += ["openai", "--target-arg", f"base_url={server.base_url}", "--target-arg", "model=m"]
+    assert main([*args, "--target-arg", f"api_key_env={env_key}", "--no-progress"]) == 0
+    (rec,) = [json.loads(s) for s in (out / "manifest.jsonl").read_text().splitlines()]
+    assert rec["reply"] == REFUSAL and rec["success"] is False and rec["target"]["score"] == 0.0
+    assert (out / "query_cache" / "slots").is_dir()  # the job's cache and concurrency slots
