@@ -87,8 +87,12 @@ def test_refusal_objective_with_faults_interruption_resume_cache_and_report(
     log = tmp_path / "run.log"
     env = {**os.environ, "RT_LOOP_KEY": KEY}
     with open(log, "w") as fh:
+        # Ctrl-C behaviour in the child whatever this process's SIGINT disposition (an ignored
+        # signal would be inherited)
+        boot = "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        boot += "from audiokit.cli import main; sys.exit(main(sys.argv[1:]))"
         proc = subprocess.Popen(
-            [sys.executable, "-m", "audiokit", "-vv", *_args(server, bench, out)],
+            [sys.executable, "-c", boot, "-vv", *_args(server, bench, out)],
             stdout=fh,
             stderr=fh,
             env=env,
@@ -101,7 +105,7 @@ def test_refusal_objective_with_faults_interruption_resume_cache_and_report(
             time.sleep(0.1)
         rc = proc.wait(timeout=120)
     server.slow([], 0.0)
-    assert rc != 0, log.read_text()[-2000:]
+    assert rc != 0, f"SIGINT here: {signal.getsignal(signal.SIGINT)}; " + log.read_text()[-2000:]
     first = _records(out)
     assert len(first) == 1 and first[0]["status"] == "ok"
     assert first[0]["usage"]["target"]["retries"] == 3  # the 429, the timeout and the malformed reply
