@@ -17,9 +17,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "recursive) to the same relative path under OUT_DIR, keeping rate, channels and subtype, and "
         "one manifest.jsonl line per output (applied perturbations, constraint, target score, trials, "
         "seed). Reruns resume; failed inputs are retried. Exit code 0: all succeeded, 1: some failed, "
-        "2: usage error.",
+        "2: usage error. 'audiokit perturb report OUT_DIR' writes per-category attack success tables "
+        "(CSV, Markdown, PNG) of a finished search.",
     )
-    p.add_argument("in_dir", metavar="IN_DIR", nargs="?")
+    p.add_argument("in_dir", metavar="IN_DIR", nargs="?", help="input folder (or 'report' OUT_DIR: tables)")
     p.add_argument("out_dir", metavar="OUT_DIR", nargs="?")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--variants", type=int, default=None, metavar="N", help="N random variants per file")
@@ -57,7 +58,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--index",
         default=None,
         metavar="FILE",
-        help="AJailBench-style JSON/JSONL index (speech_path relative to IN_DIR)",
+        help="AJailBench-style JSON/JSONL index (speech_path relative to IN_DIR) or a Hugging Face "
+        "audiofolder metadata.jsonl/.csv (file_name relative to it; found in IN_DIR by default)",
     )
     p.add_argument("--list", action="store_true", help="list perturbations, presets and samplers, then exit")
     add_batch_arguments(p)
@@ -101,6 +103,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.list:
         return _list()
+    if args.in_dir == "report":  # audiokit perturb report OUT_DIR
+        from audiokit.cli._perturb_report import run_report
+
+        return run_report(args.out_dir)
     if args.in_dir is None or args.out_dir is None:
         raise CLIError("IN_DIR and OUT_DIR are required (or --list)")
     # start the workers' imports (seconds: torch, librosa) now, in parallel with ours and with
@@ -170,6 +176,9 @@ def _run(args: argparse.Namespace, pool: object) -> int:
     in_dir = existing_dir(args.in_dir) if args.index is None else Path(args.in_dir)
     out_dir = Path(args.out_dir)
     check_in_out(in_dir, out_dir)
+    tspec = cfg.search.target if cfg.mode == "search" else cfg.target
+    if isinstance(tspec, dict) and tspec.get("name") in ("openai", "transformers"):
+        tspec.setdefault("cache_dir", str((out_dir / "query_cache").resolve()))  # reruns never pay twice
     items = make_items(in_dir, out_dir, cfg, args.shard, args.index)
     if not items:
         raise CLIError(f"{in_dir}: no audio files found")
@@ -178,13 +187,16 @@ def _run(args: argparse.Namespace, pool: object) -> int:
     from audiokit.perturb.constraints import make_constraint
     from audiokit.perturb.targets import make_target
 
-    if cfg.mode == "search":
-        make_target(cfg.search.target)
-        make_constraint(cfg.search.constraint)
-    else:
-        for spec, make in ((cfg.target, make_target), (cfg.constraint, make_constraint)):
-            if spec is not None:
-                make(spec)
+    try:
+        if cfg.mode == "search":
+            make_target(cfg.search.target)
+            make_constraint(cfg.search.constraint)
+        else:
+            for spec, make in ((cfg.target, make_target), (cfg.constraint, make_constraint)):
+                if spec is not None:
+                    make(spec)
+    except OSError as e:  # an embedder model that is not there
+        raise CLIError(f"target: {e}") from None
     optuna.logging.set_verbosity(optuna.logging.WARNING if args.verbose < 2 else optuna.logging.INFO)
     logging.getLogger("optuna").setLevel(logging.WARNING)
     with open_job(
