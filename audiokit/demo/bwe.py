@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from audiokit import metrics
-from audiokit.assets import speech_files
+from audiokit.assets import real_speech_files, speech_files
 from audiokit.demo import DemoContext
 from audiokit.frontend import sinc_resample
 from audiokit.io import load, save
@@ -23,7 +23,8 @@ def run(ctx: DemoContext) -> None:
     model = APBWE.from_pretrained(bundled_model_dir()).fuse("fp32")
     lr, hr = model.config.lr_sampling_rate, model.config.hr_sampling_rate
     cutoff = lr / 2
-    files = speech_files(hr)[: 1 if ctx.fast else None]
+    real = real_speech_files() if hr == 16000 else []  # recorded human speech, held out
+    files = speech_files(hr)[: 1 if ctx.fast else None] + real[: 1 if ctx.fast else None]
     rows = []
     for path in files:
         wav, sr = load(path, mono=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from audiokit.assets import speech_files
+from audiokit.assets import real_speech_files, speech_files
 from audiokit.demo import DemoContext
 from audiokit.io import load, save
 from audiokit.plot import save_spectrograms
@@ -25,7 +25,8 @@ def run(ctx: DemoContext) -> None:
     model = SpectralVocoder.from_pretrained(ckpt)
     out = ctx.step_dir("vocoder")
     clips = []
-    for path in speech_files(16000):
+    # synthetic voices, then recorded human speech (held out from the real-speech recipe)
+    for path in speech_files(16000) + real_speech_files()[: 2 if ctx.fast else None]:
         wav, _ = load(path, sr=model.sample_rate, mono=True)
         x = wav[0] if not ctx.fast else wav[0, : 2 * model.sample_rate]
         clips.append((path.stem, x))
