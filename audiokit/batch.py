@@ -40,6 +40,7 @@ import json
 import logging
 import multiprocessing as mp
 import os
+import select
 import shutil
 import signal
 import sys
@@ -408,9 +409,40 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
-def _worker_init(threads: int, preload: tuple[str, ...] = ()) -> None:
+def _exit_when_gone(pid: int) -> None:
+    """Exit this process as soon as process ``pid`` (the command that owns the pool) has ended.
+
+    A worker forked by the forkserver is the server's child, not the command's, so
+    ``PR_SET_PDEATHSIG`` alone does not cover a SIGKILL of the command: the worker would wait on
+    its call queue forever (it holds the queue's write end itself), and the server waits for its
+    workers. A daemon thread blocks on a pidfd of the command (polling where pidfds are missing)."""
+
+    def watch() -> None:
+        try:
+            fd = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            fd = None
+        if fd is not None:
+            select.select([fd], [], [])  # readable once the process has exited
+        else:
+            while True:
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    break
+                except PermissionError:
+                    pass
+                time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="audiokit-owner-watch", daemon=True).start()
+
+
+def _worker_init(threads: int, preload: tuple[str, ...] = (), owner_pid: int | None = None) -> None:
     _ignore_sigint()  # Ctrl-C reaches the whole process group: the main process handles it
     _die_with_parent()
+    if owner_pid is not None:
+        _exit_when_gone(owner_pid)
     import torch
 
     torch.set_num_threads(threads)  # workers x threads <= cores: no oversubscription
@@ -477,7 +509,10 @@ class BatchPool(cf.ProcessPoolExecutor):
             with _sigint_ignored():
                 forkserver.ensure_running()  # starts importing now (no-op if already running)
         super().__init__(
-            workers, mp_context=ctx, initializer=_worker_init, initargs=(self.threads, self.preload)
+            workers,
+            mp_context=ctx,
+            initializer=_worker_init,
+            initargs=(self.threads, self.preload, os.getpid()),
         )
 
     def respawn(self) -> BatchPool:
