@@ -150,7 +150,9 @@ def card(kind: str, model, run: Path, results: dict, curve: list[dict]) -> str:
             title,
             "",
             "APNet (Ai & Ling 2023) trained on real recorded speech by `recipes/realspeech/` (warm-started "
-            "from the synthetic-speech `apnet_tiny`); the default of `audiokit vocode` and the demo.",
+            "from the synthetic-speech `apnet_tiny`); not the default of `audiokit vocode`: it does not beat "
+            "Griffin-Lim on real speech (table below); select it with "
+            "`--model pretrained/apnet_realspeech_16k`.",
             "",
             f"- parameters: {n_params:,}; input: 80-band log-mel (n_fft {model.config.n_fft}, hop "
             f"{model.hop_length}, window {model.config.win_length}); output {model.sample_rate} Hz",
@@ -177,7 +179,9 @@ def card(kind: str, model, run: Path, results: dict, curve: list[dict]) -> str:
             title,
             "",
             "AP-BWE (Lu et al. 2024) trained on real recorded speech by `recipes/realspeech/` (warm-started "
-            "from the synthetic-speech `ap_bwe_tiny_8k_16k`); the default of `audiokit bwe`.",
+            "from the synthetic-speech `ap_bwe_tiny_8k_16k`); not the default of `audiokit bwe`: on "
+            "sinc/scipy narrowband its PESQ stays below plain upsampling (table below), although LSD is 2.5x "
+            "lower; select it with `--model pretrained/ap_bwe_realspeech_8k_16k`.",
             "",
             f"- parameters: {n_params:,}; input 8 kHz narrowband, output 16 kHz",
             f"- training: {results['checkpoint_step']} steps, {minutes:.0f} min wall clock on a "
