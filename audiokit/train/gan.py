@@ -463,7 +463,7 @@ class AmplitudePhaseGANTask(TrainingTask):
             )
         with self.autocast(enabled=False):
             if loss.amplitude:
-                terms["amplitude"] = amplitude_loss(target["log_amplitude"], out.log_amplitude)
+                terms["amplitude"] = amplitude_loss(out.log_amplitude, target["log_amplitude"])
             if loss.phase:
                 weight = None
                 if loss.phase_weighting == "amplitude":
@@ -473,12 +473,12 @@ class AmplitudePhaseGANTask(TrainingTask):
                         f"config key 'loss.phase_weighting': {loss.phase_weighting!r}; "
                         "use 'none' or 'amplitude'"
                     )
-                p = phase_losses(target["phase"], out.phase, loss.phase_form, loss.phase_boundary, weight)
+                p = phase_losses(out.phase, target["phase"], loss.phase_form, loss.phase_boundary, weight)
                 terms.update(phase_ip=p.ip, phase_gd=p.gd, phase_ptd=p.ptd)
             if loss.real_imag:
-                terms["real"], terms["imag"] = real_imag_loss(target["spectrum"], out.spectrum)
+                terms["real"], terms["imag"] = real_imag_loss(out.spectrum, target["spectrum"])
             if loss.complex:
-                terms["complex"] = complex_mse_loss(target["complex"], out.spectrum)
+                terms["complex"] = complex_mse_loss(out.spectrum, target["complex"])
             if loss.consistency:
                 re = self.stft(out.audio)
                 if loss.consistency_form == "ap_bwe":
@@ -492,7 +492,7 @@ class AmplitudePhaseGANTask(TrainingTask):
             if loss.mel and self.mel is not None:
                 with torch.no_grad():
                     target_mel = self.mel(audio.float())
-                terms["mel"] = mel_l1_loss(target_mel, self.mel(out.audio))
+                terms["mel"] = mel_l1_loss(self.mel(out.audio), target_mel)
         return terms
 
     def weighted_spectral_loss(self, terms: Mapping[str, torch.Tensor]) -> torch.Tensor:
@@ -536,7 +536,7 @@ class AmplitudePhaseGANTask(TrainingTask):
                 cfg = self.config.discriminators[name]
                 o = d(audio, out.audio)
                 adv, _ = generator_adversarial_loss(o.fake_logits, self.config.loss.adversarial)
-                fm = feature_matching_loss(o.real_fmaps, o.fake_fmaps, 1.0)
+                fm = feature_matching_loss(o.fake_fmaps, o.real_fmaps, 1.0)
                 total = total + cfg.weight * adv + cfg.fm_weight * fm
                 logged[f"adv/{name}"] = adv.detach()
                 logged[f"fm/{name}"] = fm.detach()
@@ -556,7 +556,7 @@ class AmplitudePhaseGANTask(TrainingTask):
         for name, cfg in self.config.discriminators.items():
             o = self.models[name](audio, generated.detach())
             loss, _, _ = discriminator_adversarial_loss(
-                o.real_logits, o.fake_logits, self.config.loss.adversarial
+                o.fake_logits, o.real_logits, self.config.loss.adversarial
             )
             total = cfg.weight * loss if total is None else total + cfg.weight * loss
             logged[f"d/{name}"] = loss.detach()
