@@ -6,12 +6,11 @@ checkpoints load strictly (162 tensors, 29,760,515 parameters for the official s
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -19,15 +18,12 @@ from torch import nn
 from audiokit.bwe.config import APBWEConfig
 from audiokit.bwe.inference import BandwidthExtender
 from audiokit.bwe.modules import ChannelLayerNorm, ConvNeXtBlock, init_convnext_weights
-from audiokit.checkpoints import load_state_dict_strict, read_state_dict
+from audiokit.checkpoints import PretrainedMixin, load_state_dict_strict, read_state_dict
 from audiokit.frontend import STFT, spectrum_from_amplitude_phase
 
 __all__ = ["APBWE", "BWEOutput", "load_state_dict_strict", "read_official_checkpoint"]
 
 log = logging.getLogger(__name__)
-
-WEIGHTS_NAME = "model.safetensors"
-CONFIG_NAME = "config.json"
 
 
 @dataclass
@@ -56,7 +52,7 @@ class BWEOutput:
         return iter((self.log_amplitude, self.phase))
 
 
-class APBWE(BandwidthExtender, nn.Module):
+class APBWE(PretrainedMixin, BandwidthExtender, nn.Module):
     """AP-BWE generator (Lu et al., 2024) with its STFT front end.
 
     ``forward(log_amplitude, phase)`` maps the narrowband log-amplitude and phase spectra
@@ -69,6 +65,10 @@ class APBWE(BandwidthExtender, nn.Module):
         >>> tuple(y.shape)
         (1, 16000)
     """
+
+    model_type: ClassVar[str] = "ap_bwe"
+    config_class: ClassVar[type] = APBWEConfig
+    task: ClassVar[str] = "bandwidth extension"
 
     def __init__(self, config: APBWEConfig | None = None):
         super().__init__()
@@ -155,41 +155,14 @@ class APBWE(BandwidthExtender, nn.Module):
         return model.eval()
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike, map_location: str | torch.device = "cpu") -> APBWE:
-        """Load ``model.safetensors`` + ``config.json`` from a folder written by :meth:`save_pretrained`."""
-        from safetensors.torch import load_file
-
-        path = Path(path)
-        if not path.is_dir():
-            raise FileNotFoundError(f"{path}: no such model folder")
-        cfg_path, w_path = path / CONFIG_NAME, path / WEIGHTS_NAME
-        for p in (cfg_path, w_path):
-            if not p.exists():
-                raise FileNotFoundError(
-                    f"{p}: missing (a pretrained AP-BWE folder needs {CONFIG_NAME} and {WEIGHTS_NAME})"
-                )
-        meta = json.loads(cfg_path.read_text(encoding="utf-8"))
-        if meta.get("model", "APBWE") != "APBWE":
-            raise ValueError(f"{cfg_path}: holds a {meta.get('model')!r} model, not APBWE")
-        config = APBWEConfig.from_dict(meta.get("config", meta))
-        state = load_file(str(w_path), device=str(map_location))
-        return cls._from_state_dict(config, state, map_location, str(w_path))
-
-    def save_pretrained(self, path: str | os.PathLike, extra: dict | None = None) -> Path:
-        """Write ``model.safetensors`` and ``config.json`` (``{"model": "APBWE", "config": {...}}``)."""
-        from safetensors.torch import save_file
-
-        from audiokit.io import atomic_write
-
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        with atomic_write(path / WEIGHTS_NAME) as tmp:
-            save_file(state, str(tmp), metadata={"format": "pt"})
-        meta = {"model": "APBWE", "config": self.config.to_dict(), **(extra or {})}
-        with atomic_write(path / CONFIG_NAME) as tmp:
-            tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        return path
+    def _from_pretrained_state(
+        cls,
+        config: APBWEConfig,
+        state: dict[str, torch.Tensor],
+        source: str,
+        map_location: str | torch.device,
+    ) -> APBWE:
+        return cls._from_state_dict(config, state, map_location, source)
 
     def fuse(
         self,
