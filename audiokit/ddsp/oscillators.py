@@ -65,6 +65,21 @@ def _frames_2d(x: torch.Tensor, name: str) -> torch.Tensor:
     return x
 
 
+def _harmonic_amplitudes(
+    amplitudes: torch.Tensor, harmonic_distribution: torch.Tensor | None
+) -> torch.Tensor:
+    """``(B, F)`` amplitude and ``(B, F, H)`` distribution -> ``(B, F, H)`` harmonic amplitudes
+    ``A * c_k`` (``(B, F, 1)`` without a distribution); the shapes are checked before they meet."""
+    if harmonic_distribution is None:
+        return amplitudes[..., None]
+    if harmonic_distribution.dim() != 3 or harmonic_distribution.shape[:2] != amplitudes.shape:
+        raise ValueError(
+            f"harmonic_distribution {tuple(harmonic_distribution.shape)} does not match f0_hz "
+            f"{tuple(amplitudes.shape)}; expected (B, F, H)"
+        )
+    return amplitudes[..., None] * harmonic_distribution
+
+
 def harmonic_frequencies(f0_hz: torch.Tensor, n_harmonics: int) -> torch.Tensor:
     """``(B, F)`` fundamental -> ``(B, F, n_harmonics)`` frequencies ``k * f0``, ``k = 1..n``."""
     f0_hz = _frames_2d(f0_hz, "f0_hz")
@@ -358,13 +373,14 @@ def harmonic_synthesis(
         n_samples: output length (default ``F * 64``).
         amp_resample_method: amplitude upsampling, ``"window"`` (default), ``"linear"``, ``"nearest"``.
         harmonic_shifts: ``(B, F, H)`` relative detuning, harmonic ``k`` at ``k f0 (1 + shift_k)``
-            (runs the general sinusoidal bank).
+            (runs the general sinusoidal bank; harmonic ``k`` starts at ``k * initial_phase``).
         initial_phase: ``(B,)`` fundamental phase in cycles; with ``return_final_phase`` the phase to
             continue from is returned too (for constant controls across the block boundary,
-            consecutive blocks then equal one long render).
+            consecutive blocks then equal one long render; with ``harmonic_shifts`` it is the first
+            partial's phase, exact to continue from when the shifts are zero at the boundary).
 
     Returns:
-        ``(B, n_samples)`` audio, or ``(audio, final_phase)``.
+        ``(B, n_samples)`` audio, or ``(audio, final_phase)`` with ``final_phase`` ``(B,)``.
     """
     f0_hz = _frames_2d(f0_hz, "f0_hz")
     amplitudes = _frames_2d(amplitudes, "amplitudes")
@@ -372,28 +388,24 @@ def harmonic_synthesis(
     if amplitudes.shape != f0_hz.shape:
         raise ValueError(f"amplitudes {tuple(amplitudes.shape)} and f0_hz {tuple(f0_hz.shape)} differ")
     n_samples = n_frames * 64 if n_samples is None else int(n_samples)
-    amps = (
-        amplitudes[..., None]
-        if harmonic_distribution is None
-        else amplitudes[..., None] * harmonic_distribution
-    )
-    if harmonic_distribution is not None and harmonic_distribution.shape[:2] != (b, n_frames):
-        raise ValueError(
-            f"harmonic_distribution {tuple(harmonic_distribution.shape)} does not match f0_hz {(b, n_frames)}"
-        )
+    amps = _harmonic_amplitudes(amplitudes, harmonic_distribution)
     n_harm = amps.shape[-1]
     if harmonic_shifts is not None:
         freqs = harmonic_frequencies(f0_hz, n_harm) * (1.0 + harmonic_shifts)
+        phases = None
+        if initial_phase is not None:  # harmonic k starts at k times the fundamental's phase
+            k = torch.arange(1, n_harm + 1, dtype=torch.float64, device=f0_hz.device)
+            phases = _wrap(initial_phase.to(torch.float64).reshape(b, 1) * k)
         audio, final = sinusoidal_synthesis(
             freqs,
             amps,
             n_samples,
             sample_rate,
             amp_resample_method,
-            initial_phase=None,
+            initial_phase=phases,
             return_final_phase=True,
         )
-        return (audio, final) if return_final_phase else audio
+        return (audio, final[:, 0]) if return_final_phase else audio
     if n_samples % n_frames == 0:
         hop = n_samples // n_frames
         f0_ext = torch.cat([f0_hz, f0_hz[:, -1:]], dim=1)
@@ -506,18 +518,27 @@ def harmonic_distribution_to_wavetable(
     return torch.fft.irfft(spec, n=n_wavetable) * (n_wavetable / 2)
 
 
-def wavetable_lookup(phase: torch.Tensor, wavetables: torch.Tensor) -> torch.Tensor:
+def wavetable_lookup(
+    phase: torch.Tensor, wavetables: torch.Tensor, table_index: torch.Tensor | None = None
+) -> torch.Tensor:
     """Linear-interpolated, wrapping lookup of one-period tables at phases in cycles.
 
-    ``phase`` ``(B, T)`` and ``wavetables`` ``(B, N)`` or ``(B, T, N)`` -> ``(B, T)``. A gather (O(T)),
-    unlike magenta's dense O(T N) weighting.
+    ``phase`` ``(B, T)`` and ``wavetables`` ``(B, N)`` (one table), ``(B, T, N)`` (a table per sample)
+    or ``(B, F, N)`` with ``table_index`` ``(T,)`` or ``(B, T)`` naming the table of each sample
+    -> ``(B, T)``. A gather (O(T)), unlike magenta's dense O(T N) weighting.
     """
     n = wavetables.shape[-1]
     pos = _wrap(phase) * n
     i0 = pos.detach().floor().long().clamp_(0, n - 1)
     frac = pos - i0.to(pos.dtype)
     i1 = (i0 + 1) % n
-    if wavetables.dim() == 2:
+    if table_index is not None:
+        if wavetables.dim() != 3:
+            raise ValueError(f"table_index needs frame-wise tables (B, F, N), got {tuple(wavetables.shape)}")
+        flat = wavetables.reshape(wavetables.shape[0], -1)
+        base = (table_index * n).expand_as(i0)
+        v0, v1 = flat.gather(1, base + i0), flat.gather(1, base + i1)
+    elif wavetables.dim() == 2:
         v0, v1 = wavetables.gather(1, i0), wavetables.gather(1, i1)
     else:
         v0 = wavetables.gather(2, i0.unsqueeze(-1))[..., 0]
@@ -562,18 +583,8 @@ def wavetable_synthesis(
         j0 = pos.floor().long().clamp(max=n_frames - 1)
         j1 = (j0 + 1).clamp(max=n_frames - 1)
         alpha = (pos - j0).to(amplitudes.dtype)
-        n_tab = wavetables.shape[-1]
-        flat = wavetables.reshape(b, n_frames * n_tab)
-        v = []
-        for j in (j0, j1):
-            p = _wrap(phase) * n_tab
-            i0 = p.detach().floor().long().clamp_(0, n_tab - 1)
-            frac = p - i0.to(p.dtype)
-            base = (j * n_tab)[None, :]
-            a0 = flat.gather(1, base + i0)
-            a1 = flat.gather(1, base + (i0 + 1) % n_tab)
-            v.append(a0 + (a1 - a0) * frac)
-        audio = v[0] + (v[1] - v[0]) * alpha
+        v0, v1 = (wavetable_lookup(phase, wavetables, j) for j in (j0, j1))
+        audio = v0 + (v1 - v0) * alpha
     return audio * env
 
 
@@ -606,11 +617,7 @@ class HarmonicStream:
         """``(B, F)`` f0 and amplitude, ``(B, F, H)`` distribution -> ``(B, F * hop)`` audio
         (``(B, (F - 1) * hop)`` on the first call)."""
         f0_hz, amplitudes = _frames_2d(f0_hz, "f0_hz"), _frames_2d(amplitudes, "amplitudes")
-        amps = (
-            amplitudes[..., None]
-            if harmonic_distribution is None
-            else amplitudes[..., None] * harmonic_distribution
-        )
+        amps = _harmonic_amplitudes(amplitudes, harmonic_distribution)
         if self._f0 is not None:
             f0_hz = torch.cat([self._f0, f0_hz], dim=1)
             amps = torch.cat([self._amps, amps], dim=1)
