@@ -23,7 +23,8 @@ from __future__ import annotations
 import importlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -47,6 +48,8 @@ __all__ = [
     "write_pretrained",
     "load_pretrained",
     "PretrainedMixin",
+    "invalid_checkpoint",
+    "checkpoint_errors",
 ]
 
 WEIGHTS_NAME = "model.safetensors"
@@ -149,6 +152,35 @@ def load_state_dict_strict(
 
 # ---------------------------------------------------------------------------------------------------
 # Pretrained folders
+_PREFIX = "not a valid checkpoint: "
+
+
+def _reason(e: BaseException) -> str:
+    """The first line of an exception's message (library errors can span many lines)."""
+    lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
+    return lines[0] if lines else type(e).__name__
+
+
+def invalid_checkpoint(path: str | os.PathLike, reason: str | BaseException) -> ValueError:
+    """``ValueError("not a valid checkpoint: <path>: <reason>")`` (one line)."""
+    text = _reason(reason) if isinstance(reason, BaseException) else reason.splitlines()[0]
+    return ValueError(f"{_PREFIX}{path}: {text}")
+
+
+@contextmanager
+def checkpoint_errors(path: str | os.PathLike) -> Iterator[None]:
+    """Turn any error raised while interpreting ``path`` (e.g. a config that does not fit its
+    dataclass) into :func:`invalid_checkpoint`; ``FileNotFoundError`` and errors already of that form
+    pass through."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise
+    except Exception as e:
+        if isinstance(e, ValueError) and str(e).startswith(_PREFIX):
+            raise
+        raise invalid_checkpoint(path, e) from None
+
 def model_class(model_type: str) -> type:
     """The class registered for ``model_type`` in :data:`MODEL_TYPES` (imported on demand)."""
     try:
@@ -205,7 +237,7 @@ def _header_name(weights: Path) -> str:
         with safe_open(str(weights), "pt") as f:
             meta = f.metadata() or {}
     except Exception as e:  # a truncated or foreign file
-        raise ValueError(f"{weights}: cannot read weights ({type(e).__name__}: {e})") from None
+        raise invalid_checkpoint(weights, f"cannot read weights ({type(e).__name__}: {_reason(e)})") from None
     name = meta.get("model_type") or meta.get("model") or ""
     return _LEGACY_NAMES.get(name, name)
 
@@ -217,9 +249,9 @@ def read_pretrained_config(path: str | os.PathLike) -> PretrainedFolder:
     try:
         meta = json.loads(cfg_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
-        raise ValueError(f"{cfg_path}: not valid JSON ({e})") from None
+        raise invalid_checkpoint(cfg_path, f"not valid JSON ({e})") from None
     if not isinstance(meta, dict):
-        raise ValueError(f"{cfg_path}: expected a JSON object, got {type(meta).__name__}")
+        raise invalid_checkpoint(cfg_path, f"expected a JSON object, got {type(meta).__name__}")
     meta = dict(meta)
     if "model_type" in meta and isinstance(meta.get("config"), dict):  # current layout (and the vocoders')
         model_type = str(meta.pop("model_type"))
@@ -249,7 +281,9 @@ def read_pretrained(
     try:
         state = load_file(str(info.weights), device=str(map_location))
     except Exception as e:
-        raise ValueError(f"{info.weights}: cannot read weights ({type(e).__name__}: {e})") from None
+        raise invalid_checkpoint(
+            info.weights, f"cannot read weights ({type(e).__name__}: {_reason(e)})"
+        ) from None
     return info, state
 
 
@@ -396,6 +430,7 @@ class PretrainedMixin:
         if not issubclass(target, cls):
             want = cls.model_type or cls.__name__
             raise ValueError(f"{info.path} holds a {model_type!r} model, not {want!r}")
-        config = target.config_from_dict(info.config)
+        with checkpoint_errors(info.path / CONFIG_NAME):
+            config = target.config_from_dict(info.config)
         model = target._from_pretrained_state(config, state, str(info.path), map_location)
         return model.eval()  # type: ignore[attr-defined]

@@ -214,3 +214,23 @@ def test_packaging_ships_every_model_folder():
     setup = (REPO / "setup.py").read_text()
     assert '"audiokit.pretrained" = ["**/*"]' in pyproject
     assert '{"audiokit.pretrained": "pretrained"}' in setup
+
+
+def test_unreadable_folders_give_one_line_errors(tmp_path):
+    model = _small_models()["masker"]
+    out = model.save_pretrained(tmp_path / "m")
+    (out / "config.json").write_text("{not json")
+    with pytest.raises(ValueError, match=r"^not a valid checkpoint: .*config.json: not valid JSON"):
+        MaskerGainPredictor.from_pretrained(out)
+    model.save_pretrained(out)
+    meta = json.loads((out / "config.json").read_text())
+    meta["config"]["colour"] = 1
+    (out / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=r"^not a valid checkpoint: .*config.json: .*colour"):
+        load_pretrained(out)
+    model.save_pretrained(out)
+    (out / "model.safetensors").write_bytes(b"\x00" * 32)
+    with pytest.raises(ValueError, match=r"^not a valid checkpoint: .*safetensors: cannot read weights"):
+        MaskerGainPredictor.from_pretrained(out)
+    with pytest.raises(FileNotFoundError, match="no such model folder"):
+        load_pretrained(tmp_path / "absent")
