@@ -9,47 +9,22 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
 from torch import nn
 
 from audiokit.bwe.config import APBWEConfig
+from audiokit.bwe.fused import FAST_CHUNK_FRAMES, FusedAPBWE
 from audiokit.bwe.inference import BandwidthExtender
 from audiokit.bwe.modules import ChannelLayerNorm, ConvNeXtBlock, init_convnext_weights
+from audiokit.bwe.outputs import BWEOutput, check_spectra
 from audiokit.checkpoints import PretrainedMixin, load_state_dict_strict, read_state_dict
-from audiokit.frontend import STFT, spectrum_from_amplitude_phase
+from audiokit.frontend import STFT
 
 __all__ = ["APBWE", "BWEOutput", "load_state_dict_strict", "read_official_checkpoint"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class BWEOutput:
-    """Generator output, each ``(B, F, N)``: wideband ``log_amplitude`` = ln(|X| + 1e-4) and wrapped
-    ``phase`` in (-pi, pi]."""
-
-    log_amplitude: torch.Tensor
-    phase: torch.Tensor
-
-    @property
-    def spectrum(self) -> torch.Tensor:
-        """Complex spectrum ``exp(log_amplitude) * e^{j phase}`` ``(B, F, N)`` (floor not removed, as
-        the official ISTFT)."""
-        return spectrum_from_amplitude_phase(self.log_amplitude, self.phase)
-
-    @property
-    def real_imag(self) -> torch.Tensor:
-        """Real and imaginary parts stacked last, ``(B, F, N, 2)``: the official ``com_wb`` used by the
-        complex and consistency losses."""
-        amp = torch.exp(self.log_amplitude)
-        return torch.stack((amp * torch.cos(self.phase), amp * torch.sin(self.phase)), dim=-1)
-
-    def __iter__(self):
-        # ``mag, pha = model(mag_nb, pha_nb)`` unpacking
-        return iter((self.log_amplitude, self.phase))
 
 
 class APBWE(PretrainedMixin, BandwidthExtender, nn.Module):
@@ -98,7 +73,7 @@ class APBWE(PretrainedMixin, BandwidthExtender, nn.Module):
 
     def forward(self, log_amplitude: torch.Tensor, phase: torch.Tensor) -> BWEOutput:
         """Narrowband ``(B, F, N)`` log-amplitude and phase -> wideband :class:`BWEOutput`."""
-        _check_spectra(log_amplitude, phase, self.config.n_bins)
+        check_spectra(log_amplitude, phase, self.config.n_bins)
         x_mag = self.norm_pre_mag(self.conv_pre_mag(log_amplitude))
         x_pha = self.norm_pre_pha(self.conv_pre_pha(phase))
         for block_mag, block_pha in zip(self.convnext_mag, self.convnext_pha):
@@ -177,8 +152,6 @@ class APBWE(PretrainedMixin, BandwidthExtender, nn.Module):
         > 30 dB SNR from fp32); ``compile=True`` adds :func:`torch.compile`; ``workers`` chunks are
         processed concurrently (default: torch's thread count).
         """
-        from audiokit.bwe.fused import FAST_CHUNK_FRAMES, FusedAPBWE
-
         return FusedAPBWE(self, precision, compile, chunk_frames or FAST_CHUNK_FRAMES, workers)  # type: ignore[arg-type]
 
     def num_parameters(self) -> int:
@@ -192,16 +165,6 @@ def _stft_for(config: APBWEConfig) -> STFT:
         with torch.device("cpu"):
             return STFT(config.n_fft, config.hop_size, config.win_size)
     return STFT(config.n_fft, config.hop_size, config.win_size)
-
-
-def _check_spectra(log_amplitude: torch.Tensor, phase: torch.Tensor, n_bins: int) -> None:
-    if log_amplitude.dim() != 3 or log_amplitude.shape != phase.shape:
-        raise ValueError(
-            f"expected log_amplitude and phase of equal shape (B, {n_bins}, N), got "
-            f"{tuple(log_amplitude.shape)} and {tuple(phase.shape)}"
-        )
-    if log_amplitude.shape[1] != n_bins:
-        raise ValueError(f"expected {n_bins} frequency bins on dim 1, got {log_amplitude.shape[1]}")
 
 
 def read_official_checkpoint(

@@ -22,6 +22,7 @@ from audiokit.checkpoints import PretrainedMixin, check_state_dict, read_state_d
 from audiokit.frontend import STFT, MelSpectrogram
 from audiokit.vocoders.blocks import apply_weight_norm, fold_weight_norm, has_weight_norm
 from audiokit.vocoders.config import VocoderConfig
+from audiokit.vocoders.fast import build_engine
 
 __all__ = ["VocoderOutput", "SpectralVocoder"]
 
@@ -65,6 +66,8 @@ class SpectralVocoder(PretrainedMixin, nn.Module):
     task: ClassVar[str] = "vocoder"
     #: True when an output frame depends on the whole input (APNet2's GRN), so chunking is approximate.
     global_context: ClassVar[bool] = False
+    #: The channels-last inference engine of :mod:`audiokit.vocoders.fast` (set by each model).
+    engine_class: ClassVar[type[nn.Module] | None] = None
 
     def __init__(self, config: VocoderConfig):
         super().__init__()
@@ -245,9 +248,14 @@ class SpectralVocoder(PretrainedMixin, nn.Module):
         """The inference engine of :meth:`backbone` in ``dtype`` (see :mod:`audiokit.vocoders.fast`),
         cached until the weights change. A bf16 engine is calibrated on bundled speech to stay within
         ``min_snr_db`` of fp32 (blocks that bf16 would degrade more are kept in fp32)."""
-        from audiokit.vocoders.fast import fast_backbone
-
-        return fast_backbone(self, dtype, min_snr_db)
+        params = list(self.parameters())
+        weights = (tuple(p._version for p in params), tuple(p.data_ptr() for p in params))
+        key = (dtype, float(min_snr_db), weights)
+        if key not in self._fast_cache:
+            for stale in [k for k in self._fast_cache if k[2] != weights]:  # built from older weights
+                del self._fast_cache[stale]
+            self._fast_cache[key] = build_engine(self, dtype, min_snr_db)
+        return self._fast_cache[key]
 
     # ---------------------------------------------------------------- weight norm
     def fold_weight_norm(self: V) -> V:
