@@ -198,9 +198,10 @@ class atomic_write:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         assert self.tmp is not None
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        else:
+        try:
+            if exc_type is None:
+                os.replace(self.tmp, self.path)  # a failed rename (a folder at path) removes tmp too
+        finally:
             self.tmp.unlink(missing_ok=True)
 
 

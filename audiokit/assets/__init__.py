@@ -12,6 +12,7 @@ __all__ = [
     "pretrained_dirs",
     "bundled_models",
     "speech_files",
+    "real_speech_files",
     "speech_path",
     "resolve_pretrained",
 ]
@@ -52,6 +53,11 @@ def speech_files(sample_rate: int | None = None) -> list[Path]:
     if sample_rate is not None:
         files = [f for f in files if f.stem.endswith(f"_{sample_rate // 1000}k")]
     return files
+
+
+def real_speech_files() -> list[Path]:
+    """Bundled clips of recorded human speech (16 kHz, GPL-2.0; see ``assets/speech/real/README.md``)."""
+    return sorted((ASSETS_DIR / "speech" / "real").glob("*_16k.wav"))
 
 
 def speech_path(name: str) -> Path:

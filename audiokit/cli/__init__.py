@@ -4,8 +4,9 @@ Each subcommand lives in its own module in this package and defines ``register(s
 which adds its parser and sets ``func`` (``args -> int``). Modules are discovered automatically,
 so adding a subcommand means adding a module. Heavy imports belong inside ``func``.
 
-Exit codes: 0 success, 1 a batch finished with some failed items, 2 bad usage or bad input
-(a one-line message on stderr).
+Exit codes (every command): 0 success, 1 a batch finished with some failed items (or stopped on a
+full disk), 2 bad usage or bad input, a missing optional package included (a one-line message on
+stderr), 130 interrupted by Ctrl-C ("interrupted; rerun to resume").
 """
 
 from __future__ import annotations
@@ -64,12 +65,26 @@ def main(argv: list[str] | None = None) -> int:
         logging.ERROR if args.quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
     )
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    from audiokit.extras import MissingDependencyError
+
     try:
         return int(args.func(args) or 0)
-    except (CLIError, ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError, KeyError) as e:
+    except (
+        CLIError,
+        ValueError,
+        FileNotFoundError,
+        NotADirectoryError,
+        IsADirectoryError,
+        KeyError,
+        MissingDependencyError,
+    ) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"audiokit {args.command}: error: {msg}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"audiokit {args.command}: interrupted", file=sys.stderr)
+        print(f"audiokit {args.command}: interrupted; rerun to resume", file=sys.stderr)
         return 130
+    finally:  # a pool's server process (forkserver) must not outlive the command
+        batch = sys.modules.get("audiokit.batch")
+        if batch is not None:
+            batch.stop_forkserver()

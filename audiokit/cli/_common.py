@@ -21,7 +21,11 @@ def add_batch_arguments(p: argparse.ArgumentParser, workers: bool = True) -> Non
     p.add_argument(
         "--shard", default=None, metavar="i/N", help="process only shard i of N (cluster job arrays)"
     )
-    p.add_argument("--force", action="store_true", help="redo items already recorded as done")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="redo every item, also those done earlier and with settings other than the earlier run's",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -52,10 +56,11 @@ def collect_items(
 ) -> list[BatchItem]:
     """Batch items for every audio file under ``in_dir`` (mirrored under ``out_dir``), sharded.
 
-    ``out_suffix`` replaces the extension of outputs (e.g. ``".wav"``); ``None`` keeps it.
+    ``out_suffix`` replaces the extension of outputs (e.g. ``".wav"``); ``None`` keeps it. An
+    ``out_dir`` inside ``in_dir`` is left out (its outputs must not become inputs of a rerun).
     """
     in_dir = existing_dir(str(in_dir))
-    rel = find_audio(in_dir, extensions) if extensions else find_audio(in_dir)
+    rel = find_audio(in_dir, extensions, exclude=[out_dir])
     i, n = parse_shard(shard_spec)
     items = []
     for r in shard(rel, i, n):

@@ -5,7 +5,8 @@ Each file is extended to the preset's target rate (16 or 48 kHz) with the input 
 the target rate is degraded first (its upper band is re-synthesised, as the official inference),
 other rates go through the low rate. Channels are processed independently; the output keeps the
 input's duration, relative path, extension and sample format (``--subtype`` overrides; mp3 inputs
-are written as wav). Outputs are atomic and a manifest in ``OUT_DIR`` makes reruns resume.
+are written as wav). Outputs are atomic and ``OUT_DIR/manifest.jsonl`` makes reruns resume (see
+:func:`audiokit.batch.open_job` for the rules every batch command shares).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from audiokit.cli._common import add_batch_arguments
 
 log = logging.getLogger(__name__)
 
-MANIFEST_NAME = ".audiokit_bwe.jsonl"
+#: the manifest name of audiokit <= 0.x; renamed to ``manifest.jsonl`` by a rerun
+LEGACY_MANIFEST = ".audiokit_bwe.jsonl"
 DEFAULT_PRESET = "8k_16k"
 PRECISIONS = ("reference", "fp32", "bf16")
 #: ``audiokit.bwe.PRESETS`` names, listed here so that building the parser does not import torch.
@@ -205,7 +207,7 @@ def extend_file(item, spec: dict[str, Any], options: dict[str, Any]) -> dict[str
 
 
 def run(args: argparse.Namespace) -> int:
-    from audiokit.batch import run_batch
+    from audiokit.batch import finish, open_job, run_batch
     from audiokit.cli import CLIError
     from audiokit.cli._common import collect_items, existing_dir
 
@@ -240,18 +242,26 @@ def run(args: argparse.Namespace) -> int:
         "keep_low_band": args.keep_low_band,
     }
     base = {"preset": spec["preset"], "checkpoint": spec["path"], "precision": args.precision}
-    report = run_batch(
-        items,
-        functools.partial(extend_file, spec=spec, options=options),
-        out_dir / MANIFEST_NAME,
-        workers=args.workers,
+    settings = {**spec, **{k: options[k] for k in ("precision", "subtype", "keep_low_band")}}
+    with open_job(
+        "bwe",
+        out_dir,
+        settings,
+        items=items,
+        in_dir=args.in_dir,
         force=args.force,
-        progress=not args.no_progress,
-        desc="bwe",
-        base_record=base,
-    )
+        shard_spec=args.shard,
+        legacy_manifest=LEGACY_MANIFEST,
+    ) as manifest:
+        report = run_batch(
+            items,
+            functools.partial(extend_file, spec=spec, options=options),
+            manifest,
+            workers=args.workers,
+            force=args.force,
+            progress=not args.no_progress,
+            desc="bwe",
+            base_record=base,
+        )
     cfg = model.config
-    print(f"bwe {cfg.lr_sampling_rate} -> {cfg.hr_sampling_rate} Hz ({args.precision}): {report.summary()}")
-    for key, err in report.failures:
-        print(f"  failed: {key}: {err}")
-    return report.exit_code
+    return finish(report, f"bwe {cfg.lr_sampling_rate} -> {cfg.hr_sampling_rate} Hz ({args.precision}): ")

@@ -19,6 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from audiokit.batch import prepare_out_dir
     from audiokit.cli import CLIError
     from audiokit.demo import discover_steps, run_demo
 
@@ -28,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
         bad = [s for s in only if s not in names]
         if bad:
             raise CLIError(f"unknown demo step(s) {', '.join(bad)}; available: {', '.join(sorted(names))}")
+    prepare_out_dir(args.out_dir)
     summary, failed = run_demo(args.out_dir, only, args.fast)
     print(f"wrote {summary}")
     if failed:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import sys
 from pathlib import Path
 
 from audiokit.cli._common import add_batch_arguments, existing_dir
@@ -67,7 +68,7 @@ def _find_match(deg_dir: Path, rel: Path) -> Path | None:
 
 def run(args: argparse.Namespace) -> int:
     from audiokit import metrics as M
-    from audiokit.batch import find_audio, map_parallel, parse_shard, shard
+    from audiokit.batch import find_audio, map_parallel, parse_shard, prepare_out_file, printable, shard
     from audiokit.cli import CLIError
     from audiokit.io import atomic_write
 
@@ -79,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
     for band_metric in ("lsd_hf", "lsd_lf"):
         if band_metric in names and args.cutoff_hz is None:
             raise CLIError(f"{band_metric} needs --cutoff-hz (the narrowband cutoff in Hz)")
+    out = prepare_out_file(args.out)  # before any work: a folder or an unwritable place fails now
     refs = find_audio(ref_dir)
     if not refs:
         raise CLIError(f"{ref_dir}: no audio files found")
@@ -112,7 +114,6 @@ def run(args: argparse.Namespace) -> int:
             row.update({k: f"{v:.6g}" for k, v in res.items()})
         rows[job["key"]] = row
 
-    out = Path(args.out)
     ordered = [rows[str(r)] for r in refs]
     with atomic_write(out) as tmp, open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=["file", *names, "status", "error"], restval="")
@@ -137,6 +138,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {s['metric']:10s} mean {s['mean']:>10s}  std {s['std']:>10s}  (n={s['n']})")
     for r in ordered:
         if r["status"] != "ok":
-            print(f"  {r['status']}: {r['file']}: {r['error']}")
+            print(f"  {r['status']}: {printable(r['file'])}: {printable(r['error'])}", file=sys.stderr)
     print(f"wrote {out} and {summary_path}")
     return 1 if n_bad else 0

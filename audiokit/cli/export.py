@@ -18,8 +18,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from audiokit.batch import prepare_out_dir
     from audiokit.train import export_checkpoint
 
+    prepare_out_dir(args.out_dir)  # a file or an unwritable place: one line, before loading anything
     for path in export_checkpoint(args.checkpoint, args.out_dir):
         print(path)
     return 0

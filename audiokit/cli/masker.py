@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import math
 import re
+import sys
 from pathlib import Path
 
 from audiokit.cli._common import existing_dir, existing_file, parse_range
@@ -132,11 +133,14 @@ def _load_bank(args: argparse.Namespace, n_samples: int):
 def run_rank(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from audiokit.batch import prepare_out_file, printable
     from audiokit.cli import CLIError
     from audiokit.io import load
     from audiokit.soundscape import ARAUS_SAMPLE_RATE, load_model, rank_maskers
 
     path = existing_file(args.soundscape)
+    if args.out:
+        prepare_out_file(args.out)  # a folder or an unwritable place fails before the ranking
     gains = parse_range(args.gains)
     if not gains or not all(math.isfinite(g) for g in gains):
         raise CLIError(f"--gains {args.gains!r}: need at least one finite gain")
@@ -174,19 +178,20 @@ def run_rank(args: argparse.Namespace) -> int:
         out = ranking.to_csv(args.out)
         print(f"wrote {out} ({len(ranking.rows)} rows)")
     for name, err in ranking.failures.items():
-        print(f"  failed: {name}: {err}")
+        print(f"  failed: {printable(name)}: {printable(err)}", file=sys.stderr)
     return 1 if ranking.failures else 0
 
 
 def run_mix(args: argparse.Namespace) -> int:
     import torch
 
+    from audiokit.batch import prepare_out_file
     from audiokit.cli import CLIError
     from audiokit.io import load, resample, save
     from audiokit.soundscape import fit_length, leq_db, mix_waveforms
 
     s_path, m_path = existing_file(args.soundscape), existing_file(args.masker)
-    out = Path(args.out)
+    out = prepare_out_file(args.out)
     if out.exists() and not args.force:
         raise CLIError(f"{out}: exists (use --force to overwrite)")
     if not math.isfinite(args.gain_db):

@@ -17,9 +17,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "recursive) to the same relative path under OUT_DIR, keeping rate, channels and subtype, and "
         "one manifest.jsonl line per output (applied perturbations, constraint, target score, trials, "
         "seed). Reruns resume; failed inputs are retried. Exit code 0: all succeeded, 1: some failed, "
-        "2: usage error.",
+        "2: usage error. 'audiokit perturb report OUT_DIR' writes per-category attack success tables "
+        "(CSV, Markdown, PNG) of a finished search.",
     )
-    p.add_argument("in_dir", metavar="IN_DIR", nargs="?")
+    p.add_argument("in_dir", metavar="IN_DIR", nargs="?", help="input folder (or 'report' OUT_DIR: tables)")
     p.add_argument("out_dir", metavar="OUT_DIR", nargs="?")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--variants", type=int, default=None, metavar="N", help="N random variants per file")
@@ -57,7 +58,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--index",
         default=None,
         metavar="FILE",
-        help="AJailBench-style JSON/JSONL index (speech_path relative to IN_DIR)",
+        help="AJailBench-style JSON/JSONL index (speech_path relative to IN_DIR) or a Hugging Face "
+        "audiofolder metadata.jsonl/.csv (file_name relative to it; found in IN_DIR by default)",
     )
     p.add_argument("--list", action="store_true", help="list perturbations, presets and samplers, then exit")
     add_batch_arguments(p)
@@ -96,22 +98,28 @@ WORKER_PRELOAD = ("audiokit.perturb.runner", "librosa.effects", "scipy.signal")
 
 
 def run(args: argparse.Namespace) -> int:
-    from audiokit.batch import start_pool
+    from audiokit.batch import start_pool, stop_pool
     from audiokit.cli import CLIError
 
     if args.list:
         return _list()
+    if args.in_dir == "report":  # audiokit perturb report OUT_DIR
+        from audiokit.cli._perturb_report import run_report
+
+        return run_report(args.out_dir)
     if args.in_dir is None or args.out_dir is None:
         raise CLIError("IN_DIR and OUT_DIR are required (or --list)")
     # start the workers' imports (seconds: torch, librosa) now, in parallel with ours and with
     # the file discovery below
     preload = WORKER_PRELOAD + (("optuna", "audiokit.perturb.search") if args.search else ())
     pool = start_pool(args.workers, preload)
+    ok = False
     try:
-        return _run(args, pool)
-    finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
+        code = _run(args, pool)
+        ok = True
+        return code
+    finally:  # an interrupt or error kills the workers at once; no process outlives the command
+        stop_pool(pool, kill=not ok)
 
 
 def _run(args: argparse.Namespace, pool: object) -> int:
@@ -119,7 +127,7 @@ def _run(args: argparse.Namespace, pool: object) -> int:
 
     import optuna
 
-    from audiokit.batch import Manifest, run_batch
+    from audiokit.batch import check_in_out, finish, open_job, run_batch
     from audiokit.cli import CLIError
     from audiokit.cli._common import existing_dir
     from audiokit.io import atomic_write
@@ -167,37 +175,44 @@ def _run(args: argparse.Namespace, pool: object) -> int:
     cfg.chain()  # fail early on a bad perturbation spec
     in_dir = existing_dir(args.in_dir) if args.index is None else Path(args.in_dir)
     out_dir = Path(args.out_dir)
-    if out_dir.resolve() == in_dir.resolve():
-        raise CLIError("OUT_DIR must differ from IN_DIR")
+    check_in_out(in_dir, out_dir)
+    tspec = cfg.search.target if cfg.mode == "search" else cfg.target
+    if isinstance(tspec, dict) and tspec.get("name") in ("openai", "transformers"):
+        tspec.setdefault("cache_dir", str((out_dir / "query_cache").resolve()))  # reruns never pay twice
     items = make_items(in_dir, out_dir, cfg, args.shard, args.index)
     if not items:
         raise CLIError(f"{in_dir}: no audio files found")
-    if cfg.mode == "search":  # build the target/constraint once here: a bad spec is a usage error
-        from audiokit.perturb.constraints import make_constraint
-        from audiokit.perturb.targets import make_target
+    # build the target/constraint once here: a bad spec or a missing optional package is a usage
+    # error, not one failure per file
+    from audiokit.perturb.constraints import make_constraint
+    from audiokit.perturb.targets import make_target
 
-        make_target(cfg.search.target)
-        make_constraint(cfg.search.constraint)
+    try:
+        if cfg.mode == "search":
+            make_target(cfg.search.target)
+            make_constraint(cfg.search.constraint)
+        else:
+            for spec, make in ((cfg.target, make_target), (cfg.constraint, make_constraint)):
+                if spec is not None:
+                    make(spec)
+    except OSError as e:  # an embedder model that is not there
+        raise CLIError(f"target: {e}") from None
     optuna.logging.set_verbosity(optuna.logging.WARNING if args.verbose < 2 else optuna.logging.INFO)
     logging.getLogger("optuna").setLevel(logging.WARNING)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_write(out_dir / "perturb_config.yaml") as tmp:
-        tmp.write_text(cfg.to_yaml(), encoding="utf-8")
-    report = run_batch(
-        items,
-        job_function(cfg, out_dir),
-        Manifest(out_dir / "manifest.jsonl"),
-        workers=args.workers,
-        force=args.force,
-        progress=not args.no_progress,
-        desc="perturb",
-        group=lambda item: item.src,  # the variants of one file: one task, one decode
-        pool=pool,
-    )
-    print(f"{report.summary()}; manifest {out_dir / 'manifest.jsonl'}")
-    for key, err in report.failures[:20]:
-        print(f"  failed: {key}: {err}")
-    if report.interrupted:
-        print("interrupted: rerun the same command to resume")
-        return 130
-    return report.exit_code
+    with open_job(
+        "perturb", out_dir, cfg.to_dict(), items=items, in_dir=in_dir, force=args.force, shard_spec=args.shard
+    ) as manifest:
+        with atomic_write(out_dir / "perturb_config.yaml") as tmp:
+            tmp.write_text(cfg.to_yaml(), encoding="utf-8")
+        report = run_batch(
+            items,
+            job_function(cfg, out_dir),
+            manifest,
+            workers=args.workers,
+            force=args.force,
+            progress=not args.no_progress,
+            desc="perturb",
+            group=lambda item: item.src,  # the variants of one file: one task, one decode
+            pool=pool,
+        )
+    return finish(report, "perturb: ")

@@ -126,8 +126,12 @@ def _batch_fn(item) -> dict:
 
 
 def run_timbre_transfer(args: argparse.Namespace) -> int:
-    from audiokit.batch import run_batch
+    from audiokit.batch import check_in_out, finish, open_job, run_batch
 
+    src = Path(args.input)
+    if not src.exists():
+        raise CLIError(f"{src}: no such file or directory")
+    check_in_out(src, args.output)  # before the model loads: never write over the input
     try:
         _load_model(args.model)  # fail early, once, with a clear message
     except FileNotFoundError as e:
@@ -141,10 +145,10 @@ def run_timbre_transfer(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "mix_down": args.mix_down,
     }
-    src = Path(args.input)
-    if not src.exists():
-        raise CLIError(f"{src}: no such file or directory")
     if src.is_file():
+        out = Path(args.output)
+        if out.is_dir():
+            raise CLIError(f"{out}: is a directory; give an output file for a single input file")
         _transfer_one({**job, "src": str(existing_file(args.input)), "dst": args.output})
         print(f"wrote {args.output}")
         return 0
@@ -154,18 +158,26 @@ def run_timbre_transfer(args: argparse.Namespace) -> int:
         raise CLIError(f"{src}: no audio files found")
     for it in items:
         it.meta["job"] = job
-    report = run_batch(
-        items,
-        _batch_fn,
-        out_dir / "manifest.jsonl",
-        workers=args.workers,
+    with open_job(
+        "synth timbre-transfer",
+        out_dir,
+        job,
+        items=items,
+        in_dir=src,
         force=args.force,
-        progress=not args.no_progress,
-        desc="timbre-transfer",
-        base_record={k: v for k, v in job.items() if k != "mix_down"},
-    )
-    print(report.summary())
-    return report.exit_code
+        shard_spec=args.shard,
+    ) as manifest:
+        report = run_batch(
+            items,
+            _batch_fn,
+            manifest,
+            workers=args.workers,
+            force=args.force,
+            progress=not args.no_progress,
+            desc="timbre-transfer",
+            base_record={k: v for k, v in job.items() if k != "mix_down"},
+        )
+    return finish(report, "timbre-transfer: ")
 
 
 # notes ---------------------------------------------------------------------------------------------------

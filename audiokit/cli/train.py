@@ -49,6 +49,10 @@ def run(args: argparse.Namespace) -> int:
     if args.print_config:
         sys.stdout.write(yaml.safe_dump(run_cfg.to_dict(), sort_keys=False))
         return 0
+    from audiokit.batch import prepare_out_dir
+
+    if run_cfg.train.run_dir:  # a file or an unwritable place: one line, before building anything
+        prepare_out_dir(run_cfg.train.run_dir)
     if not args.quiet:
         logging.getLogger("audiokit").setLevel(
             min(logging.getLogger("audiokit").getEffectiveLevel(), logging.INFO)

@@ -3,7 +3,8 @@
 Audio files are analysed with the model's own mel extractor and resynthesised (analysis-resynthesis);
 ``.npy`` files are taken as log-mels ``(n_mels, N)`` (also ``(1, n_mels, N)`` and the official APNet2
 inference layout ``(1, N, n_mels)``). Outputs mirror the input tree as ``.wav`` files at the model's
-sample rate, written atomically; a manifest in ``OUT_DIR`` makes reruns resume.
+sample rate, written atomically; ``OUT_DIR/manifest.jsonl`` makes reruns resume (see
+:func:`audiokit.batch.open_job` for the rules every batch command shares).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from audiokit.cli._common import add_batch_arguments
 
 log = logging.getLogger(__name__)
 
-MANIFEST_NAME = ".audiokit_vocode.jsonl"
+#: the manifest name of audiokit <= 0.x; renamed to ``manifest.jsonl`` by a rerun
+LEGACY_MANIFEST = ".audiokit_vocode.jsonl"
 PRECISIONS = {"fp32": "float32", "bf16": "bfloat16", "reference": None}
 
 
@@ -145,7 +147,7 @@ def vocode_file(item, spec: dict[str, Any]) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     import functools
 
-    from audiokit.batch import run_batch
+    from audiokit.batch import finish, open_job, run_batch
     from audiokit.cli import CLIError
     from audiokit.cli._common import collect_items
     from audiokit.io import AUDIO_EXTENSIONS
@@ -175,23 +177,26 @@ def run(args: argparse.Namespace) -> int:
     )
     if not items:
         raise CLIError(f"{args.in_dir}: no audio or .npy files found")
-    seen: dict[str, str] = {}
-    for it in items:
-        if it.key in seen:
-            raise CLIError(f"{seen[it.key]} and {it.src} would both be written to {it.dst}")
-        seen[it.key] = it.src
     base = {"model": model.model_type, "checkpoint": str(checkpoint), "precision": args.precision}
-    report = run_batch(
-        items,
-        functools.partial(vocode_file, spec=spec),
-        out_dir / MANIFEST_NAME,
-        workers=args.workers,
+    settings = {k: spec[k] for k in ("checkpoint", "model", "config", "precision", "chunk_seconds")}
+    with open_job(
+        "vocode",
+        out_dir,
+        settings,
+        items=items,
+        in_dir=args.in_dir,
         force=args.force,
-        progress=not args.no_progress,
-        desc="vocode",
-        base_record=base,
-    )
-    print(f"vocode ({model.model_type}, {model.sample_rate} Hz): {report.summary()}")
-    for key, err in report.failures:
-        print(f"  failed: {key}: {err}")
-    return report.exit_code
+        shard_spec=args.shard,
+        legacy_manifest=LEGACY_MANIFEST,
+    ) as manifest:
+        report = run_batch(
+            items,
+            functools.partial(vocode_file, spec=spec),
+            manifest,
+            workers=args.workers,
+            force=args.force,
+            progress=not args.no_progress,
+            desc="vocode",
+            base_record=base,
+        )
+    return finish(report, f"vocode ({model.model_type}, {model.sample_rate} Hz): ")

@@ -18,7 +18,7 @@ def griffin_lim(
     n_iter: int = 32,
     momentum: float = 0.99,
     length: int | None = None,
-    init: str = "ones",
+    init: str | torch.Tensor = "ones",
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Fast Griffin-Lim (Perraudin et al. 2013), the algorithm of :func:`librosa.griffinlim`.
@@ -27,14 +27,23 @@ def griffin_lim(
         magnitude: ``(B, F, N)`` or ``(F, N)`` linear magnitudes.
         stft: the :class:`STFT` whose framing produced ``magnitude``.
         n_iter: iterations; ``momentum`` 0 gives the original Griffin-Lim.
-        init: ``"ones"`` (zero phase, librosa's ``init=None``) or ``"random"``.
+        init: ``"ones"`` (zero phase, librosa's ``init=None``), ``"random"``, or a real tensor of
+            initial phases (radians) shaped like ``magnitude`` (phase refinement of a vocoder's
+            estimate).
 
     Returns:
         ``(B, T)`` waveform.
     """
     if magnitude.dim() == 2:
         magnitude = magnitude.unsqueeze(0)
-    if init == "random":
+    if isinstance(init, torch.Tensor):
+        if init.is_complex() or init.shape[-2:] != magnitude.shape[-2:]:
+            raise ValueError(
+                f"init phase must be a real tensor shaped like the magnitude {tuple(magnitude.shape)}, "
+                f"got {tuple(init.shape)} {init.dtype}"
+            )
+        angles = torch.polar(torch.ones_like(magnitude), init.to(magnitude.dtype).expand_as(magnitude))
+    elif init == "random":
         angles = torch.exp(
             2j * torch.pi * torch.rand(magnitude.shape, generator=generator, dtype=magnitude.dtype)
         )

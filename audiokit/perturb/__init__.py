@@ -1,5 +1,6 @@
 """APT, the audio perturbation toolkit of AJailBench: time, frequency and amplitude
-perturbations with replayable records, a semantic consistency constraint, targets and a
+perturbations with replayable records, a semantic consistency constraint, targets (audio-language
+models through OpenAI-compatible endpoints or transformers, judged as AJailBench) and a
 constrained Bayesian search.
 
 Example:
@@ -25,6 +26,7 @@ from audiokit.perturb.base import (
     replay,
 )
 from audiokit.perturb.chain import PRESETS, Chain, ChainResult, limit_peaks, preset
+from audiokit.perturb.chat import OpenAITarget, ReplyTarget
 from audiokit.perturb.constraints import (
     ASRConstraint,
     Constraint,
@@ -33,6 +35,14 @@ from audiokit.perturb.constraints import (
     SNRConstraint,
     make_constraint,
 )
+from audiokit.perturb.judges import (
+    LLMJudge,
+    RefusalKeywordJudge,
+    RefusalSimilarityJudge,
+    make_judge,
+    refusal_sentences,
+)
+from audiokit.perturb.local import TransformersTarget
 from audiokit.perturb.search import SAMPLERS, SearchResult, SearchSpace, run_study, search
 from audiokit.perturb.targets import (
     REFUSAL_KEYWORDS,
@@ -77,6 +87,14 @@ __all__ = [
     "is_refusal",
     "load_target",
     "make_target",
+    "ReplyTarget",
+    "OpenAITarget",
+    "TransformersTarget",
+    "RefusalKeywordJudge",
+    "RefusalSimilarityJudge",
+    "LLMJudge",
+    "make_judge",
+    "refusal_sentences",
     "SAMPLERS",
     "SearchSpace",
     "SearchResult",

@@ -31,13 +31,10 @@ ASR_RATE = 16000
 
 
 def require_pocketsphinx() -> Any:
-    try:
-        import pocketsphinx
-    except ImportError:
-        raise ImportError(
-            "the ASR constraint and keyword target need pocketsphinx: pip install 'audiokit[asr]'"
-        ) from None
-    return pocketsphinx
+    """The ``pocketsphinx`` module, or :class:`audiokit.extras.MissingDependencyError`."""
+    from audiokit.extras import require
+
+    return require("pocketsphinx", "asr", "the ASR constraint and the keyword target")
 
 
 def normalize_text(text: str) -> list[str]:

@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from audiokit import __version__
-from audiokit.batch import BatchItem, find_audio, parse_shard, shard
+from audiokit.batch import BatchItem, find_audio, is_inside, parse_shard, shard
 from audiokit.perturb.config import PerturbConfig
 
 __all__ = [
     "item_seed",
     "load_index",
+    "find_metadata",
     "make_items",
     "perturb_variant",
     "perturb_search",
@@ -40,28 +41,57 @@ def item_seed(base_seed: int, key: str) -> int:
     return int.from_bytes(h[:8], "little") >> 1
 
 
-def load_index(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """Read an AJailBench-style index: a JSON array or JSON lines of records with ``speech_path``
-    (and usually ``index``, ``prompt``, ``category``)."""
+#: Metadata files of a Hugging Face ``audiofolder`` dataset (in the folder or a split subfolder).
+HF_METADATA = ("metadata.jsonl", "metadata.csv")
+
+
+def find_metadata(root: str | os.PathLike) -> list[Path]:
+    """The Hugging Face audiofolder metadata files of ``root``: ``metadata.jsonl``/``.csv`` at the
+    top, else one per split subfolder (``train/metadata.csv``, ...)."""
+    root = Path(root)
+    top = [root / n for n in HF_METADATA if (root / n).is_file()]
+    if top:
+        return top[:1]
+    subs = sorted(d for d in root.iterdir() if d.is_dir()) if root.is_dir() else []
+    return [next(d / n for n in HF_METADATA if (d / n).is_file()) for d in subs if find_metadata(d)]
+
+
+def load_index(path: str | os.PathLike, root: str | os.PathLike | None = None) -> list[dict[str, Any]]:
+    """Read a benchmark index: AJailBench's JSON array or JSON lines of records with
+    ``speech_path`` (and usually ``index``, ``prompt``, ``category``), or a Hugging Face
+    audiofolder ``metadata.jsonl``/``metadata.csv`` whose ``file_name`` is relative to the
+    metadata file (made relative to ``root`` when it lies inside it)."""
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"{p}: no such index file")
     text = p.read_text(encoding="utf-8")
-    try:
-        data = json.loads(text)
-        records = data if isinstance(data, list) else [data]
-    except json.JSONDecodeError:
-        records = []
-        for n, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    records.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    raise ValueError(f"{p}:{n}: not JSON ({e.msg})") from None
+    if p.suffix.lower() == ".csv":
+        import csv
+        import io
+
+        records: list[Any] = list(csv.DictReader(io.StringIO(text)))
+    else:
+        try:
+            data = json.loads(text)
+            records = data if isinstance(data, list) else [data]
+        except json.JSONDecodeError:
+            records = []
+            for n, line in enumerate(text.splitlines(), 1):
+                if line.strip():
+                    try:
+                        records.append(json.loads(line))
+                    except json.JSONDecodeError as e:
+                        raise ValueError(f"{p}:{n}: not JSON ({e.msg})") from None
     for i, r in enumerate(records):
+        if isinstance(r, dict) and "speech_path" not in r and r.get("file_name"):
+            sp = Path(os.path.abspath(p.parent / str(r.pop("file_name"))))
+            if root is not None and sp.is_relative_to(os.path.abspath(root)):
+                sp = Path(os.path.relpath(sp, os.path.abspath(root)))
+            r["speech_path"] = str(sp)
         if not isinstance(r, dict) or "speech_path" not in r:
-            raise ValueError(f"{p}: record {i} has no speech_path")
-        r.setdefault("index", i)
+            raise ValueError(f"{p}: record {i} has no speech_path (or file_name)")
+        if r.get("index") in (None, ""):
+            r["index"] = i
     return records
 
 
@@ -78,16 +108,30 @@ def make_items(
     index: str | os.PathLike | None = None,
 ) -> list[BatchItem]:
     """Batch items (one per output) for every audio file under ``in_dir`` or listed in ``index``
-    (``speech_path`` relative to ``in_dir`` or absolute), sharded by input file."""
+    (``speech_path`` relative to ``in_dir``, or absolute, inside ``in_dir`` either way), sharded by
+    input file. Without an ``index``, a Hugging Face audiofolder's ``metadata.jsonl``/``.csv`` in
+    ``in_dir`` is used. An ``out_dir`` inside ``in_dir`` is left out of the discovery.
+
+    Raises:
+        ValueError: an index path that leaves ``in_dir`` (its output could land outside
+            ``out_dir`` or on an input), or two records with one output.
+    """
     in_dir = Path(in_dir)
     entries: list[tuple[Path, Path, dict[str, Any]]] = []
-    if index is not None:
-        for r in load_index(index):
+    indexes = [Path(index)] if index is not None else (find_metadata(in_dir) if in_dir.is_dir() else [])
+    if indexes:
+        records = [r for ix in indexes for r in load_index(ix, in_dir)]
+        for r in records:
             sp = Path(r["speech_path"])
             src = sp if sp.is_absolute() else in_dir / sp
+            if not is_inside(src, in_dir):
+                raise ValueError(
+                    f"{index or in_dir}: record {r['index']}: speech_path {str(sp)!r} "
+                    f"is outside IN_DIR {in_dir}"
+                )
             # absolute paths keep only the file name, prefixed by the record's index so that two
             # files with the same name in different folders do not collide
-            rel = Path(f"{r['index']}_{sp.name}") if sp.is_absolute() else sp
+            rel = Path(f"{r['index']}_{sp.name}") if sp.is_absolute() else Path(os.path.normpath(sp))
             meta = {k: r[k] for k in ("index", "prompt", "category") if k in r}
             extra = {k: v for k, v in r.items() if k not in ("index", "prompt", "category", "speech_path")}
             if extra:
@@ -96,12 +140,12 @@ def make_items(
         seen: dict[Path, Path] = {}
         for src, rel, _ in entries:
             if rel in seen and seen[rel] != src:
-                raise ValueError(f"{index}: records {seen[rel]} and {src} map to the same output {rel}")
+                raise ValueError(f"{indexes[0]}: records {seen[rel]} and {src} map to the same output {rel}")
             seen[rel] = src
     else:
         if not in_dir.is_dir():
             raise ValueError(f"{in_dir}: not a directory")
-        entries = [(in_dir / r, r, {}) for r in find_audio(in_dir)]
+        entries = [(in_dir / r, r, {}) for r in find_audio(in_dir, exclude=[out_dir])]
     i, n = parse_shard(shard_spec)
     items = []
     nvar = cfg.variants if cfg.mode == "variants" else 1
@@ -196,9 +240,13 @@ def perturb_variant(cfg_dict: Mapping[str, Any], item: BatchItem) -> dict[str, A
         rec["constraint"] = {**con.describe(), "value": v, "feasible": con.feasible(v)}
     tgt = _build("target", cfg.target)
     if tgt is not None:
+        if hasattr(tgt, "set_item"):
+            tgt.set_item(item.meta)
         s = float(tgt(res.wav, sr))
         rec["target"] = {**tgt.describe(), "score": s}
         rec["success"] = tgt.success(s)
+        if isinstance(getattr(tgt, "last_info", None), dict):  # a model's reply and its verdict
+            rec["reply"] = tgt.last_info.get("reply")
     _save(item, res.wav, sr, subtype)
     return rec
 
@@ -215,6 +263,9 @@ def perturb_search(cfg_dict: Mapping[str, Any], out_dir: str, item: BatchItem) -
     s = cfg.search
     tgt = _build("target", s.target)
     con = _build("constraint", s.constraint)
+    if hasattr(tgt, "set_item"):  # reply targets: the benchmark prompt for the judges
+        tgt.set_item(item.meta)
+    usage0 = tgt.usage() if hasattr(tgt, "usage") else {}
     result = search(
         wav,
         sr,
@@ -256,7 +307,30 @@ def perturb_search(cfg_dict: Mapping[str, Any], out_dir: str, item: BatchItem) -
         peak=result.peak,
         history=str(hist_path),
     )
+    if hasattr(tgt, "evaluate"):
+        rec.update(_replies(tgt, result, usage0))
     return rec
+
+
+def _replies(tgt: Any, result: Any, usage0: Mapping[str, Any]) -> dict[str, Any]:
+    """Manifest fields of a reply target: the clean baseline reply and the kept perturbed reply,
+    every metric judge's verdict on both, and the queries and tokens this item used."""
+    base = result.baseline_info or {}
+    best = result.best
+    kept = (best.info.get("target") if best is not None and best.number >= 0 else None) or {}
+    if best is None or best.number < 0:  # clean audio kept: it succeeded, or no trial was feasible
+        kept = base
+    out: dict[str, Any] = {
+        "baseline_reply": base.get("reply"),
+        "reply": kept.get("reply") if kept else None,
+        "judgments": {
+            "baseline": tgt.evaluate(base.get("reply")) if base else {},
+            "best": tgt.evaluate(kept.get("reply")) if kept else {},
+        },
+    }
+    after = tgt.usage()
+    out["usage"] = {k: after[k].minus(usage0[k]).to_dict() for k in after if k in usage0}
+    return out
 
 
 def job_function(cfg: PerturbConfig, out_dir: Path) -> Any:

@@ -195,6 +195,7 @@ class SearchResult:
     wav: torch.Tensor | np.ndarray | None = None
     baseline_score: float | None = None
     peak: dict[str, Any] = field(default_factory=dict)
+    baseline_info: dict[str, Any] | None = None
 
     @property
     def trials(self) -> int:
@@ -409,14 +410,17 @@ def search(
         caps = AJailBenchCaps()
     state: dict[str, Any] = {"x": x0, "chain": [], "queries": 0, "best_wav": None, "best_key": None}
     baseline_score = None
+    baseline_info = None
     if baseline:
         baseline_score = float(tgt(x0, sr))
+        baseline_info = _target_info(tgt)
         state["queries"] += 1
         if tgt.success(baseline_score):
-            rec = TrialRecord(
-                -1, {}, "complete", baseline_score, 1.0, True, True, True, info={"baseline": True}
+            info = {"baseline": True, **({"target": baseline_info} if baseline_info else {})}
+            rec = TrialRecord(-1, {}, "complete", baseline_score, 1.0, True, True, True, info=info)
+            return SearchResult(
+                rec, True, [], 1, sampler, seed, [], wav, baseline_score, baseline_info=baseline_info
             )
-            return SearchResult(rec, True, [], 1, sampler, seed, [], wav, baseline_score)
 
     def evaluate(values: dict[str, Any], number: int) -> Outcome:
         recs = space.records(values, seeds)
@@ -428,8 +432,10 @@ def search(
         cval = float(con(x0, y, sr))
         feasible = con.feasible(cval)
         score = None
+        tinfo = None
         if feasible or query_infeasible:
             score = float(tgt(y, sr))
+            tinfo = _target_info(tgt)
             state["queries"] += 1
         success = feasible and tgt.success(score)
         applied = [r for r in res.records if r.applied]
@@ -439,6 +445,8 @@ def search(
             "violation": con.threshold - cval,
             "peak": res.peak,
         }
+        if tinfo:
+            info["target"] = tinfo
         if cumulative:
             state["x"], state["chain"] = y, chain_recs
         key = (score if score is not None else -math.inf, cval)
@@ -483,8 +491,24 @@ def search(
         out_wav = like_input(as_numpy(out_wav), wav)
     success = bool(kept is not None and kept.success)
     return SearchResult(
-        kept, success, history, state["queries"], sampler, seed, records, out_wav, baseline_score, peak_report
+        kept,
+        success,
+        history,
+        state["queries"],
+        sampler,
+        seed,
+        records,
+        out_wav,
+        baseline_score,
+        peak_report,
+        baseline_info,
     )
+
+
+def _target_info(tgt: Any) -> dict[str, Any] | None:
+    """What the target reports about its last query (e.g. a model's reply and its verdict)."""
+    info = getattr(tgt, "last_info", None)
+    return dict(info) if isinstance(info, dict) else None
 
 
 def _resolve_ajailbench(

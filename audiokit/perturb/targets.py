@@ -301,8 +301,10 @@ def load_target(spec: str, **kwargs: Any) -> Target:
 
 def make_target(spec: str | Mapping[str, Any] | Target | Callable, **kwargs: Any) -> Target:
     """Build a target: an instance or callable, ``"http://..."``/``"https://..."`` (HTTP), a config
-    dict ``{"name": "http"|"keyword"|"package.module:factory", ...}``, ``"keyword:WORD"``, or
-    ``"package.module:factory"``."""
+    dict ``{"name": "http"|"openai"|"transformers"|"keyword"|"package.module:factory", ...}``,
+    ``"keyword:WORD"``, or ``"package.module:factory"``. ``openai`` is
+    :class:`~audiokit.perturb.chat.OpenAITarget`, ``transformers`` is
+    :class:`~audiokit.perturb.local.TransformersTarget`."""
     if isinstance(spec, Target):
         return spec
     if isinstance(spec, Mapping):
@@ -317,6 +319,14 @@ def make_target(spec: str | Mapping[str, Any] | Target | Callable, **kwargs: Any
         return HTTPTarget(spec, **kwargs)
     if spec == "http":
         return HTTPTarget(**kwargs)
+    if spec == "openai":
+        from audiokit.perturb.chat import OpenAITarget
+
+        return OpenAITarget(**kwargs)
+    if spec == "transformers":
+        from audiokit.perturb.local import TransformersTarget
+
+        return TransformersTarget(**kwargs)
     if spec == "keyword" or spec.startswith("keyword:"):
         word = spec.partition(":")[2] or kwargs.pop("keyword", None)
         if not word:
@@ -324,4 +334,7 @@ def make_target(spec: str | Mapping[str, Any] | Target | Callable, **kwargs: Any
         return KeywordTarget(word, **kwargs)
     if ":" in spec:
         return load_target(spec, **kwargs)
-    raise ValueError(f"unknown target {spec!r}; use http(s)://URL, keyword:WORD or package.module:factory")
+    raise ValueError(
+        f"unknown target {spec!r}; use openai, transformers, http(s)://URL, keyword:WORD or "
+        "package.module:factory"
+    )

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from audiokit.io import atomic_write
 
@@ -42,6 +43,8 @@ __all__ = [
     "load_checkpoint",
     "prune_checkpoints",
     "resolve_checkpoint",
+    "load_initial_weights",
+    "is_readable_checkpoint",
     "capture_rng_state",
     "restore_rng_state",
 ]
@@ -96,9 +99,9 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         raise FileNotFoundError(f"{path}: no such checkpoint")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ValueError(f"{path}: not a readable checkpoint ({first})") from None
+    except Exception as e:  # torch's text (several lines, suggesting weights_only=False) goes to debug
+        logger.debug("%s: %s: %s", path, type(e).__name__, e)
+        raise ValueError(f"untrusted or unreadable checkpoint: {path}") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(
             f"{path}: not an audiokit training checkpoint (missing format {CHECKPOINT_FORMAT!r})"
@@ -109,27 +112,59 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     return state
 
 
+_READABLE: dict[tuple[str, int, int], bool] = {}
+
+
+def is_readable_checkpoint(path: str | os.PathLike) -> bool:
+    """Whether ``path`` loads as an audiokit training checkpoint with ``weights_only=True``.
+
+    Cheap: tensors are memory-mapped, not read, and the answer is cached per (path, mtime, size).
+    """
+    p = Path(path)
+    try:
+        st = p.stat()
+    except OSError:
+        return False
+    key = (str(p.resolve()), st.st_mtime_ns, st.st_size)
+    if key not in _READABLE:
+        try:
+            state = torch.load(p, map_location="cpu", weights_only=True, mmap=True)
+            ok = isinstance(state, dict) and state.get("format") == CHECKPOINT_FORMAT
+        except Exception as e:
+            logger.debug("%s: %s: %s", p, type(e).__name__, e)
+            ok = False
+        _READABLE[key] = ok
+    return _READABLE[key]
+
+
 def resolve_checkpoint(path: str | os.PathLike) -> Path:
-    """A checkpoint file, or the newest one under a run directory (``run/checkpoints/``) or a
-    checkpoint directory."""
+    """A checkpoint file, or the newest readable one under a run directory (``run/checkpoints/``)
+    or a checkpoint directory (unreadable or untrusted ``step_*.pt`` files are skipped with a
+    warning)."""
     p = Path(path)
     if p.is_file():
         return p
     if p.is_dir():
         for d in (p / "checkpoints", p):
-            latest = latest_checkpoint(d)
-            if latest is not None:
-                return latest
+            found = list_checkpoints(d)
+            for _, ckpt in reversed(found):
+                if is_readable_checkpoint(ckpt):
+                    return ckpt
+                logger.warning("skipping %s", f"untrusted or unreadable checkpoint: {ckpt}")
+            if found:
+                raise ValueError(f"{d}: no readable checkpoint among {len(found)} step_*.pt file(s)")
         raise FileNotFoundError(f"{p}: no checkpoint (step_*.pt) in this directory or its checkpoints/")
     raise FileNotFoundError(f"{p}: no such checkpoint file or run directory")
 
 
 def prune_checkpoints(directory: str | os.PathLike, keep: int) -> list[Path]:
-    """Delete all but the newest ``keep`` checkpoints (``keep <= 0`` keeps all); return the removed."""
+    """Delete all but the newest ``keep`` readable checkpoints (``keep <= 0`` keeps all); return
+    the removed. Unreadable or untrusted ``step_*.pt`` files are neither counted nor deleted."""
     if keep <= 0:
         return []
+    readable = [p for _, p in list_checkpoints(directory) if is_readable_checkpoint(p)]
     removed = []
-    for _, p in list_checkpoints(directory)[:-keep]:
+    for p in readable[:-keep]:
         try:
             p.unlink()
             removed.append(p)
@@ -169,3 +204,52 @@ def restore_rng_state(state: dict[str, Any]) -> None:
         cuda_states = state["cuda"]
         if len(cuda_states) == torch.cuda.device_count():
             torch.cuda.set_rng_state_all([s.cpu() for s in cuda_states])
+
+
+def load_initial_weights(model: nn.Module, source: str | os.PathLike, name: str = "generator") -> None:
+    """Warm-start ``model`` from ``source`` (``train.init_from``), strictly.
+
+    ``source`` is a pretrained folder (its ``model.safetensors``), a ``.safetensors`` or official
+    generator file, or an audiokit training checkpoint (its model ``name``). Folded weights load into
+    weight-normed layers (``g = ||w||``, ``v = w``) and vice versa.
+
+    Raises:
+        FileNotFoundError: ``source`` does not exist.
+        ValueError: unreadable, or the weights do not fit ``model`` (names the keys).
+    """
+    from audiokit.checkpoints import read_state_dict
+    from audiokit.discriminators.norm import load_state_dict_compat
+
+    path = Path(source)
+    if path.is_dir():
+        path = path / "model.safetensors"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file (init_from)")
+    sd = None
+    if path.suffix != ".safetensors":
+        try:
+            state = load_checkpoint(path)
+        except ValueError:
+            state = None  # not a training checkpoint: an official generator file
+        if state is not None:
+            if name not in state["models"]:
+                raise ValueError(f"{path}: checkpoint has no model {name!r} (has {sorted(state['models'])})")
+            sd = state["models"][name]
+    if sd is None:
+        sd = read_state_dict(path)
+
+    def normed(keys) -> bool:
+        return any(k.endswith(("weight_g", "original0")) for k in keys)
+
+    if normed(model.state_dict()) and not normed(sd) and hasattr(model, "fold_weight_norm"):
+        # folded weights into a weight-normed model: load folded, then re-apply weight norm
+        model.fold_weight_norm()
+        try:
+            load_state_dict_compat(model, sd, strict=True)
+        finally:
+            model.apply_weight_norm()
+        return
+    try:
+        load_state_dict_compat(model, sd, strict=True)
+    except ValueError as e:
+        raise ValueError(f"{source}: {e}") from None

@@ -59,6 +59,10 @@ class TrainerConfig:
     checkpoint_every: int = 5000  #: 0: only at the end and on SIGTERM/SIGINT
     keep_checkpoints: int = 3  #: keep the newest K checkpoints (0: all)
     resume: bool = True  #: continue from the newest checkpoint in run_dir/checkpoints
+    #: warm start (fine-tuning): model name -> weights loaded before step 0 of a new run (a pretrained
+    #: folder, a ``.safetensors``/official generator file, or an audiokit training checkpoint); ignored
+    #: when the run resumes from its own checkpoint
+    init_from: dict[str, str] = field(default_factory=dict)
     precision: Literal["fp32", "bf16"] = "fp32"  #: bf16 runs the forward passes under autocast
     grad_clip: float | None = None  #: default max L2 norm for TrainingTask.step_optimizer
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)

@@ -49,6 +49,7 @@ from audiokit.train.checkpoint import (
     checkpoint_path,
     list_checkpoints,
     load_checkpoint,
+    load_initial_weights,
     prune_checkpoints,
     restore_rng_state,
     save_checkpoint,
@@ -193,6 +194,7 @@ class Trainer:
         # per-rank randomness for training (dropout, noise) unless restored from the checkpoint
         if not task.resumed:
             seed_everything(cfg.seed + 7919 * self.info.rank)
+            self._init_from(cfg.init_from)
         task.models = {
             n: D.wrap_ddp(m, self.device, cfg.find_unused_parameters) for n, m in task.models.items()
         }
@@ -247,6 +249,15 @@ class Trainer:
             )
         task.on_train_start()
 
+    def _init_from(self, sources: Mapping[str, str]) -> None:
+        """Load initial weights into the named models (``train.init_from``), strictly."""
+        task = self.task
+        for name, source in sources.items():
+            if name not in task.models:
+                raise ValueError(f"config key 'init_from': no model {name!r} (models: {sorted(task.models)})")
+            load_initial_weights(task.models[name], source, name)
+            logger.info("initialised model %r from %s", name, source)
+
     def _resume(self) -> None:
         latest, state = None, None
         if self.info.is_main:
@@ -258,7 +269,7 @@ class Trainer:
                     latest = str(path)
                     break
                 except ValueError as e:
-                    logger.warning("skipping unreadable checkpoint at step %d: %s", step, e)
+                    logger.warning("skipping %s (step %d)", e, step)
         latest = D.broadcast_object(latest)
         if latest is None:
             return

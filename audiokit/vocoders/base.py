@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from audiokit.checkpoints import PretrainedMixin, check_state_dict, read_state_dict
-from audiokit.frontend import STFT, MelSpectrogram
+from audiokit.frontend import STFT, MelSpectrogram, griffin_lim
 from audiokit.vocoders.blocks import apply_weight_norm, fold_weight_norm, has_weight_norm
 from audiokit.vocoders.config import VocoderConfig
 from audiokit.vocoders.fast import build_engine
@@ -29,6 +29,10 @@ __all__ = ["VocoderOutput", "SpectralVocoder"]
 log = logging.getLogger(__name__)
 
 V = TypeVar("V", bound="SpectralVocoder")
+
+
+#: spectral frames added on each side of a chunk when its phase is refined by Griffin-Lim
+REFINE_MARGIN_FRAMES = 16
 
 
 @dataclass
@@ -189,6 +193,7 @@ class SpectralVocoder(PretrainedMixin, nn.Module):
         chunk_frames: int | None = None,
         context_frames: int | None = None,
         dtype: torch.dtype | None = None,
+        phase_refine_iters: int | None = None,
     ) -> torch.Tensor:
         """Waveform ``(B, hop * (N - 1))`` for a log-mel ``(B, n_mels, N)``, optionally in chunks.
 
@@ -205,24 +210,45 @@ class SpectralVocoder(PretrainedMixin, nn.Module):
                 ``torch.bfloat16`` runs that engine in bf16 (several times faster on CPUs with AMX or
                 AVX512-BF16), calibrated so that its output stays >= 35 dB SNR from fp32 on bundled
                 speech (see :meth:`fast_backbone`); the phase and the ISTFT run in fp32.
+            phase_refine_iters: fast Griffin-Lim iterations on the predicted amplitude, starting from
+                the predicted phase (``None``: ``config.phase_refine_iters``; 0: the network's output
+                as published). Refinement makes the phase consistent across overlapping frames.
         """
         mel = self.check_mel(mel).to(self._param_device())
+        iters = self.config.phase_refine_iters if phase_refine_iters is None else int(phase_refine_iters)
+        if iters < 0:
+            raise ValueError(f"phase_refine_iters must be >= 0, got {phase_refine_iters}")
         was_training = self.training
         self.eval()
         try:
             net = self.backbone if dtype is None else self.fast_backbone(dtype)
             n = mel.shape[-1]
             if chunk_frames is None or chunk_frames >= n:
-                return self._run(net, mel).audio
-            return self._synthesize_chunked(net, mel, chunk_frames, context_frames)
+                return self._audio(self._run(net, mel), iters)
+            return self._synthesize_chunked(net, mel, chunk_frames, context_frames, iters)
         finally:
             self.train(was_training)
 
     def _run(self, net, mel: torch.Tensor) -> VocoderOutput:
         return self.head(*net(mel))
 
+    def _audio(self, out: VocoderOutput, phase_refine_iters: int = 0) -> torch.Tensor:
+        """The waveform of ``out``, after ``phase_refine_iters`` Griffin-Lim iterations if any."""
+        if phase_refine_iters == 0:
+            return out.audio
+        with torch.autocast(out.audio.device.type, enabled=False):
+            mag = torch.exp(out.log_amplitude.float())
+            return griffin_lim(
+                mag, self.stft, n_iter=phase_refine_iters, length=out.audio.shape[-1], init=out.phase.float()
+            )
+
     def _synthesize_chunked(
-        self, net, mel: torch.Tensor, chunk_frames: int, context_frames: int | None
+        self,
+        net,
+        mel: torch.Tensor,
+        chunk_frames: int,
+        context_frames: int | None,
+        phase_refine_iters: int = 0,
     ) -> torch.Tensor:
         if chunk_frames < 1:
             raise ValueError(f"chunk_frames must be positive, got {chunk_frames}")
@@ -233,6 +259,8 @@ class SpectralVocoder(PretrainedMixin, nn.Module):
         hop, n = cfg.hop_length, mel.shape[-1]
         # spectral frames needed on each side so that the ISTFT of a chunk is exact in its interior
         margin = -(-cfg.win_length // (2 * hop)) + 1
+        if phase_refine_iters:  # Griffin-Lim couples neighbouring frames: refine with spare frames
+            margin += REFINE_MARGIN_FRAMES
         pieces = []
         for s in range(0, n - 1, chunk_frames):
             e = min(s + chunk_frames, n - 1)  # this chunk yields samples [s * hop, e * hop)
@@ -240,8 +268,8 @@ class SpectralVocoder(PretrainedMixin, nn.Module):
             lo, hi = max(0, a - ctx), min(n, b + ctx)  # mel frames to feed the network
             logamp, r, i = net(mel[..., lo:hi])
             sl = slice(a - lo, b - lo)
-            out = self.head(logamp[..., sl], r[..., sl], i[..., sl])
-            pieces.append(out.audio[..., (s - a) * hop : (e - a) * hop])
+            audio = self._audio(self.head(logamp[..., sl], r[..., sl], i[..., sl]), phase_refine_iters)
+            pieces.append(audio[..., (s - a) * hop : (e - a) * hop])
         return torch.cat(pieces, dim=-1)
 
     def fast_backbone(self, dtype: torch.dtype = torch.float32, min_snr_db: float = 35.0):

@@ -29,6 +29,9 @@ class VocoderConfig:
     n_mels: int = 80
     f_min: float = 0.0
     f_max: float | None = 8000.0
+    #: inference only: fast Griffin-Lim iterations run on the predicted amplitude, starting from the
+    #: predicted phase, in :meth:`SpectralVocoder.synthesize` (0: the published model's output)
+    phase_refine_iters: int = 0
 
     @property
     def n_bins(self) -> int:
@@ -38,6 +41,8 @@ class VocoderConfig:
         """Raise ``ValueError`` naming the first inconsistent field."""
         if self.sample_rate <= 0 or self.hop_length <= 0 or self.n_mels <= 0:
             raise ValueError("sample_rate, hop_length and n_mels must be positive")
+        if self.phase_refine_iters < 0:
+            raise ValueError(f"phase_refine_iters must be >= 0, got {self.phase_refine_iters}")
         if not 0 < self.win_length <= self.n_fft:
             raise ValueError(
                 f"win_length must be in (0, n_fft], got {self.win_length} with n_fft={self.n_fft}"

@@ -9,9 +9,10 @@ import pytest
 import soundfile as sf
 import torch
 
+from audiokit.batch import MANIFEST_NAME
 from audiokit.bwe import APBWE, PRESETS, APBWEConfig
 from audiokit.cli import main
-from audiokit.cli.bwe import MANIFEST_NAME, PRESET_NAMES, bundled_model_dir
+from audiokit.cli.bwe import PRESET_NAMES, bundled_model_dir
 
 
 @pytest.fixture(autouse=True)
@@ -50,8 +51,9 @@ def test_folder_extension_resume_and_bad_file(in_dir, tmp_path, model_dir, capsy
     out = tmp_path / "out"
     args = ["bwe", str(in_dir), str(out), "--checkpoint", str(model_dir), "--no-progress"]
     assert main(args) == 1  # one bad file: exit 1, the rest done
-    printed = capsys.readouterr().out
-    assert "3 done" in printed and "1 failed" in printed and "broken.wav" in printed
+    printed = capsys.readouterr()
+    assert "3 done" in printed.out and "1 failed" in printed.out
+    assert "failed: broken.wav" in printed.err  # failed items on stderr
     a = sf.info(out / "a.wav")
     assert (a.samplerate, a.frames, a.channels, a.subtype) == (16000, 16000, 1, "PCM_16")
     b = sf.info(out / "sub" / "b.flac")  # stereo kept, duration kept, PCM_24 kept
@@ -68,7 +70,9 @@ def test_folder_extension_resume_and_bad_file(in_dir, tmp_path, model_dir, capsy
     assert {r["status"] for r in records} == {"ok", "error"}
     # rerun: finished files are skipped, the bad one is retried
     mtime = (out / "a.wav").stat().st_mtime_ns
-    assert main([*args, "--subtype", "PCM_16"]) == 1
+    assert main([*args, "--subtype", "PCM_16"]) == 2  # other settings: refused, nothing redone
+    assert 'subtype: null -> "PCM_16"' in capsys.readouterr().err
+    assert main(args) == 1
     assert "3 skipped" in capsys.readouterr().out
     assert (out / "a.wav").stat().st_mtime_ns == mtime
     assert not list(out.rglob(".*.tmp*"))  # no temporary files left behind

@@ -21,8 +21,14 @@ def test_info(capsys, tmp_path):
     assert main(["info", str(f)]) == 0
     out = capsys.readouterr().out
     assert "16000" in out and f.name in out
-    assert main(["info", str(tmp_path / "missing.wav")]) == 2
-    assert "no such file" in capsys.readouterr().out
+    assert main(["info", str(tmp_path / "missing.wav")]) == 2  # nothing readable
+    assert "no such file" in capsys.readouterr().err
+    # one bad file among good ones: the good ones are listed, the error goes to stderr, exit 1
+    (tmp_path / "bad.wav").write_bytes(b"RIFF not really")
+    assert main(["info", str(f), str(tmp_path / "bad.wav")]) == 1
+    printed = capsys.readouterr()
+    assert f.name in printed.out and "bad.wav" not in printed.out
+    assert printed.err.count("\n") == 1 and "bad.wav" in printed.err
 
 
 def _make_pairs(tmp_path):

@@ -72,7 +72,7 @@ def test_rank_survives_a_bad_masker_and_caches_the_bank(files, tmp_path, capsys)
         str(files / "model"),
     ]
     assert main([*args, "--cache", str(cache), "--out", str(tmp_path / "a.csv")]) == 1  # one masker failed
-    text = capsys.readouterr().out
+    text = capsys.readouterr().err  # failed items on stderr
     assert "failed: corrupt.wav" in text and cache.is_file()
     stamp = cache.stat().st_mtime_ns
     assert main([*args, "--cache", str(cache), "--out", str(tmp_path / "b.csv")]) == 1

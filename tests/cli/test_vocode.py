@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from audiokit.assets import speech_files
+from audiokit.batch import MANIFEST_NAME
 from audiokit.cli import main
 from audiokit.io import info, load, save
 from audiokit.vocoders import APNet, APNet2, APNet2Config, APNetConfig
@@ -52,8 +53,9 @@ def test_vocode_folder(tmp_path, tiny_ckpt, capsys):
     src, out = _inputs(tmp_path), tmp_path / "out"
     args = ["vocode", str(src), str(out), "--checkpoint", str(ckpt), "--no-progress"]
     assert main(args) == 1  # three bad files, the rest done
-    text = capsys.readouterr().out
-    assert "4 done" in text and "3 failed" in text
+    printed = capsys.readouterr()
+    text = printed.err  # failed items on stderr
+    assert "4 done" in printed.out and "3 failed" in printed.out
     for name in ("broken.wav", "short.wav", "bad.npy"):
         assert name in text
     assert "too short" in text and "expected a log-mel of shape (80, N)" in text
@@ -68,7 +70,7 @@ def test_vocode_folder(tmp_path, tiny_ckpt, capsys):
     got, _ = load(out / "a" / "speech.wav")
     assert float((got[0] - expected).abs().max()) < 2 / 32768  # PCM_16 rounding
     assert not [p for p in out.rglob("*.tmp*")]  # atomic writes leave no temporaries
-    records = [json.loads(line) for line in (out / ".audiokit_vocode.jsonl").read_text().splitlines()]
+    records = [json.loads(line) for line in (out / MANIFEST_NAME).read_text().splitlines()]
     assert {r["status"] for r in records} == {"ok", "error"} and records[0]["model"] == "apnet"
     # rerun: done files are skipped, failures retried (and fail again)
     assert main(args) == 1

@@ -44,3 +44,14 @@ def rms_ratio_constraint(threshold: float = 0.5):
 
     fn.threshold = threshold
     return fn
+
+
+def make_slow_target(seconds: float = 0.3):
+    """Sleeps ``seconds`` per call: keeps a worker busy long enough for a test to kill it."""
+    import time
+
+    def fn(wav, sr):
+        time.sleep(seconds)
+        return 0.0
+
+    return fn

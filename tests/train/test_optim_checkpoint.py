@@ -100,14 +100,14 @@ def test_load_checkpoint_rejects_bad_files(tmp_path):
     with pytest.raises(FileNotFoundError):
         load_checkpoint(tmp_path / "nope.pt")
     (tmp_path / "junk.pt").write_bytes(b"not a zip")
-    with pytest.raises(ValueError, match="junk.pt: not a readable checkpoint"):
+    with pytest.raises(ValueError, match="untrusted or unreadable checkpoint: .*junk.pt"):
         load_checkpoint(tmp_path / "junk.pt")
     torch.save({"generator": {}}, tmp_path / "official.pt")
     with pytest.raises(ValueError, match="not an audiokit training checkpoint"):
         load_checkpoint(tmp_path / "official.pt")
 
     torch.save({"format": CHECKPOINT_FORMAT, "obj": Custom()}, tmp_path / "pickle.pt")
-    with pytest.raises(ValueError, match="not a readable checkpoint"):
+    with pytest.raises(ValueError, match="untrusted or unreadable checkpoint"):
         load_checkpoint(tmp_path / "pickle.pt")
 
 
