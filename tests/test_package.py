@@ -30,6 +30,15 @@ def test_architecture_doc_mentions_every_module():
     assert not missing, f"docs/architecture.md does not describe: {missing}"
 
 
+def test_architecture_doc_has_one_row_per_module():
+    import re
+
+    doc = (ROOT / "docs" / "architecture.md").read_text()
+    rows = re.findall(r"^\| `(audiokit/[^`]+)`", doc, flags=re.M)
+    twice = sorted({r for r in rows if rows.count(r) > 1})
+    assert not twice, f"docs/architecture.md describes these in more than one row: {twice}"
+
+
 def test_version_is_single_sourced():
     text = (ROOT / "pyproject.toml").read_text()
     assert 'dynamic = ["version"]' in text and 'attr = "audiokit.__version__"' in text

@@ -25,14 +25,17 @@ float rounding; bf16 results are typically > 30 dB SNR from fp32 (``benchmarks/b
 from __future__ import annotations
 
 import logging
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from audiokit.bwe.inference import BandwidthExtender
-from audiokit.bwe.model import APBWE, BWEOutput, _check_spectra
+from audiokit.bwe.outputs import BWEOutput, check_spectra
+
+if TYPE_CHECKING:  # an annotation only: model.py imports this module (APBWE.fuse)
+    from audiokit.bwe.model import APBWE
 
 __all__ = ["FusedAPBWE", "Precision", "FAST_CHUNK_FRAMES"]
 
@@ -274,7 +277,7 @@ class FusedAPBWE(BandwidthExtender, nn.Module):
 
     def forward(self, log_amplitude: torch.Tensor, phase: torch.Tensor) -> BWEOutput:
         """Narrowband ``(B, F, N)`` log-amplitude and phase -> wideband :class:`BWEOutput`."""
-        _check_spectra(log_amplitude, phase, self.n_bins)
+        check_spectra(log_amplitude, phase, self.n_bins)
         log_amplitude, phase = log_amplitude.float(), phase.float()
         n = log_amplitude.shape[-1]
         if self.compiled and n <= self._fixed_frames:

@@ -6,57 +6,28 @@ checkpoints load strictly (162 tensors, 29,760,515 parameters for the official s
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
+from typing import ClassVar
 
 import torch
 from torch import nn
 
 from audiokit.bwe.config import APBWEConfig
+from audiokit.bwe.fused import FAST_CHUNK_FRAMES, FusedAPBWE
 from audiokit.bwe.inference import BandwidthExtender
 from audiokit.bwe.modules import ChannelLayerNorm, ConvNeXtBlock, init_convnext_weights
-from audiokit.checkpoints import load_state_dict_strict, read_state_dict
-from audiokit.frontend import STFT, spectrum_from_amplitude_phase
+from audiokit.bwe.outputs import BWEOutput, check_spectra
+from audiokit.checkpoints import PretrainedMixin, load_state_dict_strict, read_state_dict
+from audiokit.frontend import STFT
 
 __all__ = ["APBWE", "BWEOutput", "load_state_dict_strict", "read_official_checkpoint"]
 
 log = logging.getLogger(__name__)
 
-WEIGHTS_NAME = "model.safetensors"
-CONFIG_NAME = "config.json"
 
-
-@dataclass
-class BWEOutput:
-    """Generator output, each ``(B, F, N)``: wideband ``log_amplitude`` = ln(|X| + 1e-4) and wrapped
-    ``phase`` in (-pi, pi]."""
-
-    log_amplitude: torch.Tensor
-    phase: torch.Tensor
-
-    @property
-    def spectrum(self) -> torch.Tensor:
-        """Complex spectrum ``exp(log_amplitude) * e^{j phase}`` ``(B, F, N)`` (floor not removed, as
-        the official ISTFT)."""
-        return spectrum_from_amplitude_phase(self.log_amplitude, self.phase)
-
-    @property
-    def real_imag(self) -> torch.Tensor:
-        """Real and imaginary parts stacked last, ``(B, F, N, 2)``: the official ``com_wb`` used by the
-        complex and consistency losses."""
-        amp = torch.exp(self.log_amplitude)
-        return torch.stack((amp * torch.cos(self.phase), amp * torch.sin(self.phase)), dim=-1)
-
-    def __iter__(self):
-        # ``mag, pha = model(mag_nb, pha_nb)`` unpacking
-        return iter((self.log_amplitude, self.phase))
-
-
-class APBWE(BandwidthExtender, nn.Module):
+class APBWE(PretrainedMixin, BandwidthExtender, nn.Module):
     """AP-BWE generator (Lu et al., 2024) with its STFT front end.
 
     ``forward(log_amplitude, phase)`` maps the narrowband log-amplitude and phase spectra
@@ -69,6 +40,10 @@ class APBWE(BandwidthExtender, nn.Module):
         >>> tuple(y.shape)
         (1, 16000)
     """
+
+    model_type: ClassVar[str] = "ap_bwe"
+    config_class: ClassVar[type] = APBWEConfig
+    task: ClassVar[str] = "bandwidth extension"
 
     def __init__(self, config: APBWEConfig | None = None):
         super().__init__()
@@ -98,7 +73,7 @@ class APBWE(BandwidthExtender, nn.Module):
 
     def forward(self, log_amplitude: torch.Tensor, phase: torch.Tensor) -> BWEOutput:
         """Narrowband ``(B, F, N)`` log-amplitude and phase -> wideband :class:`BWEOutput`."""
-        _check_spectra(log_amplitude, phase, self.config.n_bins)
+        check_spectra(log_amplitude, phase, self.config.n_bins)
         x_mag = self.norm_pre_mag(self.conv_pre_mag(log_amplitude))
         x_pha = self.norm_pre_pha(self.conv_pre_pha(phase))
         for block_mag, block_pha in zip(self.convnext_mag, self.convnext_pha):
@@ -155,41 +130,14 @@ class APBWE(BandwidthExtender, nn.Module):
         return model.eval()
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike, map_location: str | torch.device = "cpu") -> APBWE:
-        """Load ``model.safetensors`` + ``config.json`` from a folder written by :meth:`save_pretrained`."""
-        from safetensors.torch import load_file
-
-        path = Path(path)
-        if not path.is_dir():
-            raise FileNotFoundError(f"{path}: no such model folder")
-        cfg_path, w_path = path / CONFIG_NAME, path / WEIGHTS_NAME
-        for p in (cfg_path, w_path):
-            if not p.exists():
-                raise FileNotFoundError(
-                    f"{p}: missing (a pretrained AP-BWE folder needs {CONFIG_NAME} and {WEIGHTS_NAME})"
-                )
-        meta = json.loads(cfg_path.read_text(encoding="utf-8"))
-        if meta.get("model", "APBWE") != "APBWE":
-            raise ValueError(f"{cfg_path}: holds a {meta.get('model')!r} model, not APBWE")
-        config = APBWEConfig.from_dict(meta.get("config", meta))
-        state = load_file(str(w_path), device=str(map_location))
-        return cls._from_state_dict(config, state, map_location, str(w_path))
-
-    def save_pretrained(self, path: str | os.PathLike, extra: dict | None = None) -> Path:
-        """Write ``model.safetensors`` and ``config.json`` (``{"model": "APBWE", "config": {...}}``)."""
-        from safetensors.torch import save_file
-
-        from audiokit.io import atomic_write
-
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        with atomic_write(path / WEIGHTS_NAME) as tmp:
-            save_file(state, str(tmp), metadata={"format": "pt"})
-        meta = {"model": "APBWE", "config": self.config.to_dict(), **(extra or {})}
-        with atomic_write(path / CONFIG_NAME) as tmp:
-            tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        return path
+    def _from_pretrained_state(
+        cls,
+        config: APBWEConfig,
+        state: dict[str, torch.Tensor],
+        source: str,
+        map_location: str | torch.device,
+    ) -> APBWE:
+        return cls._from_state_dict(config, state, map_location, source)
 
     def fuse(
         self,
@@ -204,8 +152,6 @@ class APBWE(BandwidthExtender, nn.Module):
         > 30 dB SNR from fp32); ``compile=True`` adds :func:`torch.compile`; ``workers`` chunks are
         processed concurrently (default: torch's thread count).
         """
-        from audiokit.bwe.fused import FAST_CHUNK_FRAMES, FusedAPBWE
-
         return FusedAPBWE(self, precision, compile, chunk_frames or FAST_CHUNK_FRAMES, workers)  # type: ignore[arg-type]
 
     def num_parameters(self) -> int:
@@ -219,16 +165,6 @@ def _stft_for(config: APBWEConfig) -> STFT:
         with torch.device("cpu"):
             return STFT(config.n_fft, config.hop_size, config.win_size)
     return STFT(config.n_fft, config.hop_size, config.win_size)
-
-
-def _check_spectra(log_amplitude: torch.Tensor, phase: torch.Tensor, n_bins: int) -> None:
-    if log_amplitude.dim() != 3 or log_amplitude.shape != phase.shape:
-        raise ValueError(
-            f"expected log_amplitude and phase of equal shape (B, {n_bins}, N), got "
-            f"{tuple(log_amplitude.shape)} and {tuple(phase.shape)}"
-        )
-    if log_amplitude.shape[1] != n_bins:
-        raise ValueError(f"expected {n_bins} frequency bins on dim 1, got {log_amplitude.shape[1]}")
 
 
 def read_official_checkpoint(

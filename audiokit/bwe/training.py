@@ -29,6 +29,7 @@ from torch import nn
 from audiokit.bwe.config import APBWEConfig
 from audiokit.bwe.inference import amplitude_phase_apbwe
 from audiokit.bwe.model import APBWE
+from audiokit.checkpoints import pretrained_config_json
 from audiokit.data import AudioDataConfig, AudioDataset
 from audiokit.frontend import sinc_resample
 from audiokit.train.gan import (
@@ -134,15 +135,9 @@ class APBWETask(AmplitudePhaseGANTask):
         return GeneratorOutput(out.log_amplitude, out.phase)
 
     def export(self) -> ExportBundle:
-        """Generator weights + ``config.json`` in the format of :meth:`APBWE.save_pretrained`."""
-        from audiokit import __version__
-
+        """Generator weights + ``config.json`` as :meth:`APBWE.save_pretrained` writes."""
         gen: APBWE = self.model("generator")
         weights = {k: v.detach().float() for k, v in gen.state_dict().items()}
-        config = {
-            "model": "APBWE",
-            "config": gen.config.to_dict(),
-            "audiokit_version": __version__,
-            "training": {"step": self.step, "epoch": self.epoch},
-        }
-        return ExportBundle(weights, config, {"model": "APBWE"})
+        training = {"step": self.step, "epoch": self.epoch}
+        config = pretrained_config_json(gen.model_type, gen.config.to_dict(), training=training)
+        return ExportBundle(weights, config, {"model_type": gen.model_type})

@@ -13,17 +13,17 @@ encoder of the NSynth autoencoder. Weights are saved as ``model.safetensors`` ne
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
 from audiokit.assets import resolve_pretrained
+from audiokit.checkpoints import PretrainedMixin
 from audiokit.ddsp.core import DB_RANGE
 from audiokit.ddsp.decoders import RnnFcDecoder
 from audiokit.ddsp.effects import Reverb
@@ -35,9 +35,6 @@ from audiokit.ddsp.synths import FilteredNoise, Harmonic
 __all__ = ["DecoderConfig", "ZEncoderConfig", "DDSPConfig", "DDSPAutoencoder", "resolve_pretrained"]
 
 log = logging.getLogger(__name__)
-
-WEIGHTS_NAME = "model.safetensors"
-CONFIG_NAME = "config.json"
 
 
 @dataclass
@@ -117,12 +114,16 @@ class DDSPConfig:
         return from_dict(cls, data)
 
 
-class DDSPAutoencoder(nn.Module):
+class DDSPAutoencoder(PretrainedMixin, nn.Module):
     """f0 and loudness (and optionally audio for z) -> audio, through interpretable synthesis.
 
     ``forward(f0_hz (B, F), loudness_db (B, F), audio=None) -> dict`` with ``"audio"`` ``(B, F * hop)``
     (after reverb), ``"audio_dry"``, ``"harmonic"``, ``"noise"`` and the scaled ``"controls"``.
     """
+
+    model_type: ClassVar[str] = "ddsp"
+    config_class: ClassVar[type] = DDSPConfig
+    task: ClassVar[str] = "ddsp synthesis"
 
     def __init__(self, config: DDSPConfig | None = None):
         super().__init__()
@@ -264,58 +265,14 @@ class DDSPAutoencoder(nn.Module):
         return out["audio"][0].cpu()
 
     # Persistence ---------------------------------------------------------------------------------------
-    def save_pretrained(self, directory: str | Path, metadata: dict[str, str] | None = None) -> Path:
-        """Write ``model.safetensors`` and ``config.json`` (atomically) into ``directory``."""
-        from safetensors.torch import save_file
-
-        from audiokit.io import atomic_write
-
-        d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        with atomic_write(d / WEIGHTS_NAME) as tmp:
-            save_file(
-                state, str(tmp), metadata={"format": "pt", "model": "ddsp_autoencoder", **(metadata or {})}
-            )
-        with atomic_write(d / CONFIG_NAME) as tmp:
-            tmp.write_text(json.dumps(self.config.to_dict(), indent=2) + "\n", encoding="utf-8")
-        return d
-
-    @classmethod
-    def from_pretrained(
-        cls, directory: str | Path, map_location: str | torch.device = "cpu"
-    ) -> DDSPAutoencoder:
-        """Load a model saved by :meth:`save_pretrained` (strict: missing or extra weights raise)."""
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
-        d = resolve_pretrained(directory)
-        for name in (CONFIG_NAME, WEIGHTS_NAME):
-            if not (d / name).is_file():
-                raise FileNotFoundError(
-                    f"{d / name}: missing (a DDSP model directory has {CONFIG_NAME} and {WEIGHTS_NAME})"
-                )
-        try:
-            config = DDSPConfig.from_dict(json.loads((d / CONFIG_NAME).read_text(encoding="utf-8")))
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{d / CONFIG_NAME}: not valid JSON ({e})") from None
-        model = cls(config)
-        try:
-            state = load_file(str(d / WEIGHTS_NAME), device=str(map_location))
-        except (SafetensorError, OSError) as e:
-            raise ValueError(f"{d / WEIGHTS_NAME}: cannot read weights ({e})") from None
-        own = model.state_dict()
-        missing = sorted(set(own) - set(state))
-        extra = sorted(set(state) - set(own))
-        if missing or extra:
-            raise ValueError(
-                f"{d / WEIGHTS_NAME}: weights do not match the config "
-                f"(missing {missing[:5]}, unexpected {extra[:5]})"
-            )
-        for k, v in state.items():
-            if v.shape != own[k].shape:
-                raise ValueError(
-                    f"{d / WEIGHTS_NAME}: {k} has shape {tuple(v.shape)}, expected {tuple(own[k].shape)}"
-                )
-        model.load_state_dict(state)
-        return model.eval().to(map_location)
+    def save_pretrained(
+        self,
+        directory: str | Path,
+        metadata: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> Path:
+        """Write ``model.safetensors`` and ``config.json`` (atomically) into ``directory``
+        (:meth:`PretrainedMixin.save_pretrained`; ``metadata`` strings go into the safetensors header,
+        as this method always took them)."""
+        return super().save_pretrained(directory, extra, metadata=metadata, **fields)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from audiokit.checkpoints import pretrained_config_json
 from audiokit.ddsp.data import DDSPExamples
 from audiokit.ddsp.features import compute_loudness
 from audiokit.ddsp.losses import SpectralLoss
@@ -194,9 +195,9 @@ class DDSPTask(TrainingTask):
         stats = model.data_statistics.tolist()
         return ExportBundle(
             weights=weights,
-            config=model.config.to_dict(),
+            config=pretrained_config_json(model.model_type, model.config.to_dict()),
             metadata={
-                "model": "ddsp_autoencoder",
+                "model_type": model.model_type,
                 "loudness_mean_db": f"{stats[0]:.3f}",
                 "f0_mean_midi": f"{stats[1]:.3f}",
             },

@@ -28,7 +28,15 @@ from audiokit.discriminators.norm import (
     to_parametrization_keys,
 )
 from audiokit.discriminators.period import MultiPeriodDiscriminator, PeriodDiscriminator
-from audiokit.discriminators.presets import DISCRIMINATOR_PRESETS, build_discriminators, load_discriminators
+from audiokit.discriminators.presets import (
+    DISCRIMINATOR_OPTIONS,
+    DISCRIMINATOR_PRESETS,
+    DISCRIMINATORS,
+    OPTIMIZER_ORDER,
+    build_discriminator,
+    build_discriminators,
+    load_discriminators,
+)
 from audiokit.discriminators.resolution import (
     APBWE_RESOLUTIONS,
     APNET2_RESOLUTIONS,
@@ -42,7 +50,11 @@ from audiokit.discriminators.scale import MultiScaleDiscriminator, ScaleDiscrimi
 __all__ = [
     "APBWE_RESOLUTIONS",
     "APNET2_RESOLUTIONS",
+    "DISCRIMINATOR_OPTIONS",
     "DISCRIMINATOR_PRESETS",
+    "DISCRIMINATORS",
+    "OPTIMIZER_ORDER",
+    "build_discriminator",
     "DiscriminatorOutput",
     "MultiDiscriminator",
     "MultiPeriodDiscriminator",

@@ -18,28 +18,66 @@ from audiokit.discriminators.resolution import (
 )
 from audiokit.discriminators.scale import MultiScaleDiscriminator
 
-__all__ = ["DISCRIMINATOR_PRESETS", "build_discriminators", "load_discriminators"]
+__all__ = [
+    "DISCRIMINATORS",
+    "DISCRIMINATOR_PRESETS",
+    "DISCRIMINATOR_OPTIONS",
+    "OPTIMIZER_ORDER",
+    "build_discriminator",
+    "build_discriminators",
+    "load_discriminators",
+]
 
 Preset = Literal["apnet", "apnet2", "ap_bwe"]
 
-#: Discriminator families per paper, keyed as in the official ``do_*`` checkpoints.
+#: The discriminator families by name (the official checkpoint entry names): the one registry.
+DISCRIMINATORS: dict[str, type[MultiDiscriminator]] = {
+    "mpd": MultiPeriodDiscriminator,
+    "msd": MultiScaleDiscriminator,
+    "mrd": MultiResolutionDiscriminator,
+    "mrad": MultiResolutionAmplitudeDiscriminator,
+    "mrpd": MultiResolutionPhaseDiscriminator,
+}
+
+#: Discriminator families per paper, keyed and ordered as in the official ``do_*`` checkpoints.
 DISCRIMINATOR_PRESETS: dict[str, tuple[str, ...]] = {
     "apnet": ("mpd", "msd"),
     "apnet2": ("mpd", "mrd"),
     "ap_bwe": ("mpd", "mrad", "mrpd"),
 }
 
+#: The same families in the order the official discriminator optimizer chains their parameters
+#: (``AdamW(chain(msd, mpd))`` ...); it differs from the checkpoint order and matters only to load an
+#: official optimizer state.
+OPTIMIZER_ORDER: dict[str, tuple[str, ...]] = {
+    "apnet": ("msd", "mpd"),
+    "apnet2": ("mrd", "mpd"),
+    "ap_bwe": ("mrad", "mrpd", "mpd"),
+}
+
+#: Constructor options that differ from a family's default in a paper's code. AP-BWE's
+#: DiscriminatorP does not record the first conv's activation as a feature map.
+DISCRIMINATOR_OPTIONS: dict[str, dict[str, dict[str, object]]] = {
+    "ap_bwe": {"mpd": {"include_first_fmap": False}},
+}
+
+
+def build_discriminator(name: str, **options: object) -> MultiDiscriminator:
+    """The discriminator family ``name`` (a key of :data:`DISCRIMINATORS`) built with ``options``.
+
+    Raises:
+        ValueError: unknown family or constructor options.
+    """
+    if name not in DISCRIMINATORS:
+        raise ValueError(f"unknown discriminator family {name!r}; use one of {sorted(DISCRIMINATORS)}")
+    try:
+        return DISCRIMINATORS[name](**options)
+    except TypeError as e:
+        raise ValueError(f"discriminator {name!r}: {e}") from None
+
 
 def _make(name: str, preset: str) -> MultiDiscriminator:
-    if name == "mpd":
-        # AP-BWE's DiscriminatorP does not record the first conv's activation as a feature map.
-        return MultiPeriodDiscriminator(include_first_fmap=preset != "ap_bwe")
-    return {
-        "msd": MultiScaleDiscriminator,
-        "mrd": MultiResolutionDiscriminator,
-        "mrad": MultiResolutionAmplitudeDiscriminator,
-        "mrpd": MultiResolutionPhaseDiscriminator,
-    }[name]()
+    return build_discriminator(name, **DISCRIMINATOR_OPTIONS.get(preset, {}).get(name, {}))
 
 
 def build_discriminators(preset: Preset) -> nn.ModuleDict:

@@ -129,9 +129,9 @@ class MelSpectrogram(nn.Module):
         self.log = "ln" if log is True else log
         self.log_floor = log_floor
         self.mag_eps = mag_eps
-        self.stft = STFT(
-            n_fft, hop_length, win_length, window, center=center, padding=padding, pad_mode=pad_mode
-        )
+        if padding is None:
+            padding = "center" if center else "same"
+        self.stft = STFT(n_fft, hop_length, win_length, window, padding=padding, pad_mode=pad_mode)
         self.register_buffer(
             "mel_basis", mel_filterbank(sample_rate, n_fft, n_mels, f_min, f_max, htk, norm), persistent=False
         )

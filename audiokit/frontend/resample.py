@@ -142,6 +142,12 @@ def sinc_resample(
 class SincResample(nn.Module):
     """:func:`sinc_resample` with the kernel precomputed (a non-persistent buffer).
 
+    Args:
+        orig_freq, new_freq: integer sample rates (reduced by their gcd).
+        lowpass_filter_width, rolloff, window, beta: as :func:`sinc_resample_kernel`.
+        dtype: dtype of the precomputed kernel. An input of another dtype or device gets a kernel
+            built for it (as :func:`sinc_resample` would), once: it is cached per (dtype, device).
+
     Shape:
         ``(..., T)`` -> ``(..., ceil(new * T / orig))``.
     """
@@ -161,12 +167,11 @@ class SincResample(nn.Module):
         super().__init__()
         self.orig_freq, self.new_freq = int(orig_freq), int(new_freq)
         self.orig, self.new = _reduced(orig_freq, new_freq)
-        self.lowpass_filter_width, self.rolloff, self.window_name, self.beta = (
-            lowpass_filter_width,
-            rolloff,
-            window,
-            beta,
-        )
+        self.lowpass_filter_width = lowpass_filter_width
+        self.rolloff = rolloff
+        self.window_name = window
+        self.beta = beta
+        self._kernels: dict[tuple[torch.dtype, torch.device], torch.Tensor] = {}
         kernel, self.width = sinc_resample_kernel(
             self.orig, self.new, lowpass_filter_width, rolloff, window, beta, dtype=dtype
         )
@@ -177,16 +182,19 @@ class SincResample(nn.Module):
             return wav
         kernel = self.kernel
         if kernel.dtype != wav.dtype or kernel.device != wav.device:
-            kernel, _ = sinc_resample_kernel(
-                self.orig,
-                self.new,
-                self.lowpass_filter_width,
-                self.rolloff,
-                self.window_name,
-                self.beta,
-                dtype=wav.dtype,
-                device=wav.device,
-            )
+            kernel = self._kernels.get((wav.dtype, wav.device))
+            if kernel is None:
+                kernel, _ = sinc_resample_kernel(
+                    self.orig,
+                    self.new,
+                    self.lowpass_filter_width,
+                    self.rolloff,
+                    self.window_name,
+                    self.beta,
+                    dtype=wav.dtype,
+                    device=wav.device,
+                )
+                self._kernels[(wav.dtype, wav.device)] = kernel
         return _apply_kernel(wav, self.orig, self.new, kernel, self.width)
 
     def extra_repr(self) -> str:

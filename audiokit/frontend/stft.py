@@ -4,7 +4,7 @@ Conventions (as the papers' official code): periodic Hann window of ``win_length
 zero-padded centrally to ``n_fft`` (as :func:`torch.stft` does), one-sided spectrum with
 ``n_fft // 2 + 1`` bins, frequency on dim 1 and frames on dim 2: ``(B, F, N)``.
 
-Two framings are supported:
+Three framings are supported (``padding=``):
 
 * ``padding="center"`` (default): reflect-pad ``n_fft // 2`` on both sides, ``N = 1 + T // hop``
   frames; the inverse is :func:`torch.istft` (``center=True``). This is the framing of APNet,
@@ -21,6 +21,7 @@ Two framings are supported:
 
 from __future__ import annotations
 
+import warnings
 from typing import Literal
 
 import torch
@@ -39,6 +40,7 @@ __all__ = [
     "log_amplitude",
     "amplitude_phase",
     "spectrum_from_amplitude_phase",
+    "frames_to_samples",
 ]
 
 #: Additive floor of APNet/APNet2 log-amplitude targets: ``ln(|X| + 1e-5)``.
@@ -211,8 +213,9 @@ class STFT(nn.Module):
         hop_length: hop in samples.
         win_length: window length (``<= n_fft``, centred and zero-padded); defaults to ``n_fft``.
         window: ``"hann"`` (periodic, default), ``"hamming"``, ``"blackman"`` or ``"rect"``.
-        center: ``True`` for the centred framing, ``False`` for ``padding="same"``.
-        padding: overrides ``center``: ``"center"``, ``"same"`` or ``"valid"`` (see module docstring).
+        padding: ``"center"`` (default), ``"same"`` or ``"valid"`` (see the module docstring).
+        center: deprecated spelling of ``padding`` (``True``: ``"center"``, ``False``: ``"same"``);
+            gives a ``DeprecationWarning``, and a ``ValueError`` if it contradicts ``padding``.
         pad_mode: padding mode of the framing (``"reflect"`` as torch's default).
 
     Shape:
@@ -235,11 +238,22 @@ class STFT(nn.Module):
         hop_length: int,
         win_length: int | None = None,
         window: str | None = "hann",
-        center: bool = True,
+        center: bool | None = None,
         padding: Padding | None = None,
         pad_mode: str = "reflect",
     ):
         super().__init__()
+        if center is not None:
+            warnings.warn(
+                "STFT(center=...) is deprecated; use padding='center' (center=True) or padding='same' "
+                "(center=False)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            implied: Padding = "center" if center else "same"
+            if padding is not None and padding != implied:
+                raise ValueError(f"STFT got center={center} and padding={padding!r}; give padding only")
+            padding = implied
         win_length = n_fft if win_length is None else win_length
         if not 0 < win_length <= n_fft:
             raise ValueError(f"win_length must be in (0, n_fft], got {win_length} with n_fft={n_fft}")
@@ -249,7 +263,9 @@ class STFT(nn.Module):
         self.hop_length = hop_length
         self.win_length = win_length
         self.window_name = window
-        self.padding: Padding = padding if padding is not None else ("center" if center else "same")
+        if padding is not None and padding not in ("center", "same", "valid"):
+            raise ValueError(f"unknown padding {padding!r}; use 'center', 'same' or 'valid'")
+        self.padding: Padding = "center" if padding is None else padding
         self.pad_mode = pad_mode
         self.register_buffer("window", get_window(window, win_length), persistent=False)
 

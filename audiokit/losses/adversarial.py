@@ -3,7 +3,9 @@
 Each function takes the per-sub-discriminator lists returned by
 :mod:`audiokit.discriminators` (``logits``: ``(B, L_k)`` tensors; ``fmaps``: lists of tensors),
 sums the per-sub-discriminator means as the official code, and returns the total together with the
-individual terms (tensors; call ``.item()`` for logging).
+individual terms (tensors; call ``.item()`` for logging). Arguments come generated first, real second
+(``(pred, target)``, the order of every loss in :mod:`audiokit.losses`); the discriminator losses
+return ``(total, real terms, fake terms)``.
 
 =================  ===============================  ===========================================
 kind               generator                        discriminator
@@ -46,7 +48,7 @@ def _nonempty(xs: Sequence, what: str) -> None:
         raise ValueError(f"{what}: no discriminator outputs")
 
 
-def _paired(real: Sequence, fake: Sequence, what: str) -> None:
+def _paired(fake: Sequence, real: Sequence, what: str) -> None:
     _nonempty(fake, what)
     if len(real) != len(fake):
         raise ValueError(f"{what}: {len(real)} real vs {len(fake)} generated discriminator outputs")
@@ -60,10 +62,10 @@ def lsgan_generator_loss(fake_logits: Sequence[torch.Tensor]) -> tuple[torch.Ten
 
 
 def lsgan_discriminator_loss(
-    real_logits: Sequence[torch.Tensor], fake_logits: Sequence[torch.Tensor]
+    fake_logits: Sequence[torch.Tensor], real_logits: Sequence[torch.Tensor]
 ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
     """``(sum_k [mean((1 - D_k(y))^2) + mean(D_k(G)^2)], real terms, fake terms)``."""
-    _paired(real_logits, fake_logits, "lsgan_discriminator_loss")
+    _paired(fake_logits, real_logits, "lsgan_discriminator_loss")
     real = [torch.mean((1 - dr) ** 2) for dr in real_logits]
     fake = [torch.mean(dg**2) for dg in fake_logits]
     return _sum([r + g for r, g in zip(real, fake)]), real, fake
@@ -77,10 +79,10 @@ def hinge_generator_loss(fake_logits: Sequence[torch.Tensor]) -> tuple[torch.Ten
 
 
 def hinge_discriminator_loss(
-    real_logits: Sequence[torch.Tensor], fake_logits: Sequence[torch.Tensor]
+    fake_logits: Sequence[torch.Tensor], real_logits: Sequence[torch.Tensor]
 ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
     """``(sum_k [mean(relu(1 - D_k(y))) + mean(relu(1 + D_k(G)))], real terms, fake terms)``."""
-    _paired(real_logits, fake_logits, "hinge_discriminator_loss")
+    _paired(fake_logits, real_logits, "hinge_discriminator_loss")
     real = [torch.mean(torch.clamp(1 - dr, min=0)) for dr in real_logits]
     fake = [torch.mean(torch.clamp(1 + dg, min=0)) for dg in fake_logits]
     return _sum([r + g for r, g in zip(real, fake)]), real, fake
@@ -98,19 +100,19 @@ def generator_adversarial_loss(
 
 
 def discriminator_adversarial_loss(
-    real_logits: Sequence[torch.Tensor], fake_logits: Sequence[torch.Tensor], kind: Kind = "hinge"
+    fake_logits: Sequence[torch.Tensor], real_logits: Sequence[torch.Tensor], kind: Kind = "hinge"
 ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
     """Dispatch to :func:`lsgan_discriminator_loss` or :func:`hinge_discriminator_loss`."""
     if kind == "lsgan":
-        return lsgan_discriminator_loss(real_logits, fake_logits)
+        return lsgan_discriminator_loss(fake_logits, real_logits)
     if kind == "hinge":
-        return hinge_discriminator_loss(real_logits, fake_logits)
+        return hinge_discriminator_loss(fake_logits, real_logits)
     raise ValueError(f"unknown adversarial loss {kind!r}; use 'lsgan' or 'hinge'")
 
 
 def feature_matching_loss(
-    real_fmaps: Sequence[Sequence[torch.Tensor]],
     fake_fmaps: Sequence[Sequence[torch.Tensor]],
+    real_fmaps: Sequence[Sequence[torch.Tensor]],
     scale: float = 1.0,
 ) -> torch.Tensor:
     """``scale * sum_k sum_l mean |f_kl(y) - f_kl(G)|`` over sub-discriminators ``k`` and layers ``l``.
@@ -118,7 +120,7 @@ def feature_matching_loss(
     ``scale=2`` reproduces APNet/HiFi-GAN, ``1`` APNet2/AP-BWE (:data:`FEATURE_MATCHING_SCALES`).
     The real feature maps are not detached (as the official code); detach them to save memory.
     """
-    _paired(real_fmaps, fake_fmaps, "feature_matching_loss")
+    _paired(fake_fmaps, real_fmaps, "feature_matching_loss")
     terms = []
     for k, (dr, dg) in enumerate(zip(real_fmaps, fake_fmaps)):
         if len(dr) != len(dg):

@@ -11,8 +11,8 @@ from audiokit.frontend.mel import MelSpectrogram
 __all__ = ["mel_l1_loss", "MelL1Loss"]
 
 
-def mel_l1_loss(target_mel: torch.Tensor, pred_mel: torch.Tensor) -> torch.Tensor:
-    """Mean absolute error of two (log-)mel spectrograms ``(B, n_mels, N)``."""
+def mel_l1_loss(pred_mel: torch.Tensor, target_mel: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error of two (log-)mel spectrograms ``(B, n_mels, N)``: prediction, target."""
     if target_mel.shape != pred_mel.shape:
         raise ValueError(f"mel shapes differ: {tuple(target_mel.shape)} vs {tuple(pred_mel.shape)}")
     return F.l1_loss(target_mel, pred_mel)
@@ -47,4 +47,4 @@ class MelL1Loss(nn.Module):
             raise ValueError("give exactly one of target_wav and target_mel")
         if target_mel is None:
             target_mel = self.mel(target_wav)
-        return mel_l1_loss(target_mel, self.mel(pred_wav))
+        return mel_l1_loss(self.mel(pred_wav), target_mel)

@@ -41,12 +41,13 @@ def stft_magnitude(spec: torch.Tensor, floor: float = 1e-7) -> torch.Tensor:
     return torch.sqrt(torch.clamp(spec.real.square() + spec.imag.square(), min=floor))
 
 
-def spectral_convergence_loss(target_mag: torch.Tensor, pred_mag: torch.Tensor) -> torch.Tensor:
-    """``||M - M_hat||_F / ||M||_F`` over the whole batch of magnitudes ``(B, F, N)``."""
+def spectral_convergence_loss(pred_mag: torch.Tensor, target_mag: torch.Tensor) -> torch.Tensor:
+    """``||M - M_hat||_F / ||M||_F`` over the whole batch of magnitudes ``(B, F, N)`` (``M_hat`` the
+    prediction, ``M`` the target; asymmetric: normalised by the target)."""
     return torch.linalg.vector_norm(target_mag - pred_mag) / torch.linalg.vector_norm(target_mag)
 
 
-def log_magnitude_loss(target_mag: torch.Tensor, pred_mag: torch.Tensor) -> torch.Tensor:
+def log_magnitude_loss(pred_mag: torch.Tensor, target_mag: torch.Tensor) -> torch.Tensor:
     """``mean |ln M - ln M_hat|`` of magnitudes ``(B, F, N)``."""
     return F.l1_loss(torch.log(target_mag), torch.log(pred_mag))
 
@@ -86,7 +87,7 @@ class MultiResolutionSTFTLoss(nn.Module):
         for stft in self.stfts:
             m_hat = stft_magnitude(stft(pred), self.floor)
             m = stft_magnitude(stft(target), self.floor)
-            sc = sc + spectral_convergence_loss(m, m_hat)
-            mag = mag + log_magnitude_loss(m, m_hat)
+            sc = sc + spectral_convergence_loss(m_hat, m)
+            mag = mag + log_magnitude_loss(m_hat, m)
         n = len(self.stfts)
         return STFTLossTerms(sc / n, mag / n)

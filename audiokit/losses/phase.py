@@ -29,6 +29,7 @@ APNet2     ``abs``   ``zero``
 AP-BWE     ``abs``   ``none``
 =========  ========  ==========
 
+Every function takes ``(pred, target)`` (torch's order, as every loss of :mod:`audiokit.losses`).
 All three accept an optional non-negative ``weight`` ``(..., F, N)`` (e.g. :func:`amplitude_weight`
 of the target): the plain mean becomes ``sum(w f) / sum(w)``, and a difference of two elements is
 weighted by the geometric mean of their weights. None of the papers weights its phase losses (their
@@ -134,7 +135,7 @@ def _mean(x: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
 
 
 def instantaneous_phase_loss(
-    target: torch.Tensor, pred: torch.Tensor, form: Form = "abs", weight: torch.Tensor | None = None
+    pred: torch.Tensor, target: torch.Tensor, form: Form = "abs", weight: torch.Tensor | None = None
 ) -> torch.Tensor:
     """``mean f(phi - phi_hat)`` over all elements of ``(..., F, N)`` phases (weighted mean if
     ``weight`` is given)."""
@@ -143,8 +144,8 @@ def instantaneous_phase_loss(
 
 
 def group_delay_loss(
-    target: torch.Tensor,
     pred: torch.Tensor,
+    target: torch.Tensor,
     form: Form = "abs",
     boundary: Boundary = "none",
     weight: torch.Tensor | None = None,
@@ -167,8 +168,8 @@ def group_delay_loss(
 
 
 def phase_time_difference_loss(
-    target: torch.Tensor,
     pred: torch.Tensor,
+    target: torch.Tensor,
     form: Form = "abs",
     boundary: Boundary = "none",
     weight: torch.Tensor | None = None,
@@ -195,8 +196,8 @@ class PhaseLossTerms(NamedTuple):
 
 
 def phase_losses(
-    target: torch.Tensor,
     pred: torch.Tensor,
+    target: torch.Tensor,
     form: Form = "abs",
     boundary: Boundary = "none",
     weight: torch.Tensor | None = None,
@@ -206,13 +207,13 @@ def phase_losses(
 
     Example:
         >>> phi = torch.rand(1, 5, 4) * 6 - 3
-        >>> phase_losses(phi, phi + 2 * math.pi).total.item()  # a 2 pi error costs nothing
+        >>> phase_losses(phi + 2 * math.pi, phi).total.item()  # a 2 pi error costs nothing
         0.0
     """
     return PhaseLossTerms(
-        instantaneous_phase_loss(target, pred, form, weight),
-        group_delay_loss(target, pred, form, boundary, weight),
-        phase_time_difference_loss(target, pred, form, boundary, weight),
+        instantaneous_phase_loss(pred, target, form, weight),
+        group_delay_loss(pred, target, form, boundary, weight),
+        phase_time_difference_loss(pred, target, form, boundary, weight),
     )
 
 
@@ -226,7 +227,8 @@ class PhaseLoss(nn.Module):
         boundary: ``"zero"`` or ``"none"`` (overrides the style).
 
     Shape:
-        ``(target (..., F, N), pred (..., F, N))`` -> :class:`PhaseLossTerms` of scalars.
+        ``forward(pred (..., F, N), target (..., F, N), weight=None)`` -> :class:`PhaseLossTerms` of
+        scalars; ``weight`` ``(..., F, N)`` as in :func:`phase_losses`.
     """
 
     def __init__(
@@ -243,8 +245,10 @@ class PhaseLoss(nn.Module):
                 f"need form in ('cos', 'abs') and boundary in ('zero', 'none'), got {form!r}, {boundary!r}"
             )
 
-    def forward(self, target: torch.Tensor, pred: torch.Tensor) -> PhaseLossTerms:
-        return phase_losses(target, pred, self.form, self.boundary)
+    def forward(
+        self, pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None
+    ) -> PhaseLossTerms:
+        return phase_losses(pred, target, self.form, self.boundary, weight)
 
     def extra_repr(self) -> str:
         return f"form={self.form!r}, boundary={self.boundary!r}"

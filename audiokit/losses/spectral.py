@@ -2,7 +2,7 @@
 (complex) and STFT consistency.
 
 Spectra are complex ``(..., F, N)`` tensors (frequency on dim -2); amplitudes and phases real
-``(..., F, N)``.
+``(..., F, N)``. Every loss takes ``(pred, target)``, as torch.nn losses.
 """
 
 from __future__ import annotations
@@ -31,20 +31,20 @@ def _same_shape(a: torch.Tensor, b: torch.Tensor, what: str) -> None:
         raise ValueError(f"{what}: shapes differ, {tuple(a.shape)} vs {tuple(b.shape)}")
 
 
-def amplitude_loss(target_log_amp: torch.Tensor, pred_log_amp: torch.Tensor) -> torch.Tensor:
+def amplitude_loss(pred_log_amp: torch.Tensor, target_log_amp: torch.Tensor) -> torch.Tensor:
     """MSE of log amplitudes ``(..., F, N)`` (``L_A`` of APNet/APNet2/AP-BWE, weight 45)."""
     _same_shape(target_log_amp, pred_log_amp, "amplitude_loss")
     return F.mse_loss(target_log_amp, pred_log_amp)
 
 
-def real_imag_loss(target: torch.Tensor, pred: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def real_imag_loss(pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """APNet's ``(L_R, L_I)``: mean absolute error of the real parts and of the imaginary parts of
     complex spectra ``(..., F, N)``. APNet/APNet2 weight them ``20 * 2.25`` each (inside ``L_S``)."""
     _same_shape(target, pred, "real_imag_loss")
     return F.l1_loss(target.real, pred.real), F.l1_loss(target.imag, pred.imag)
 
 
-def complex_mse_loss(target: torch.Tensor, pred: torch.Tensor) -> torch.Tensor:
+def complex_mse_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """AP-BWE's complex loss ``L_C``: MSE over the stacked ``(re, im)`` tensor ``(..., F, N, 2)``,
     i.e. ``mean(|X - X_hat|^2) / 2`` (weight 90).
 

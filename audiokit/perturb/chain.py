@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,29 +63,40 @@ class ChainResult:
 class Chain:
     """Perturbations applied in order.
 
+    A chain is itself a step: chains nest (``Chain([Chain(["a", "b"], choose=1), "c"])`` is "one of
+    a or b, then c"). A nested chain's records are inserted in place into the outer chain's records
+    (so records stay a flat, replayable list), and only the outermost peak policy is applied.
+
     Args:
-        perturbations: :class:`Perturbation` instances, names or config dicts.
+        perturbations: :class:`Perturbation` instances, names, config dicts, :class:`Chain` s or chain
+            config dicts (``{"perturbations": [...], "choose": ...}``).
         choose: ``None`` applies every step (each with its own probability ``p``); an integer ``k``
             draws ``k`` distinct steps at random per sample (kept in chain order), like
             audiomentations' ``SomeOf``; ``1`` is ``OneOf``.
         peak: the peak policy of :func:`limit_peaks`.
+        p: probability that the chain runs at all when it is a step of another chain.
     """
 
     def __init__(
         self,
-        perturbations: Sequence[Perturbation | str | Mapping[str, Any]],
+        perturbations: Sequence[Perturbation | Chain | str | Mapping[str, Any]],
         choose: int | None = None,
         peak: str = "limit",
+        p: float = 1.0,
     ):
-        self.perturbations = [create(p) for p in perturbations]
+        self.perturbations: list[Perturbation | Chain] = [_step(q) for q in perturbations]
         if not self.perturbations:
             raise ValueError("a chain needs at least one perturbation")
         if choose is not None and not 1 <= int(choose) <= len(self.perturbations):
             raise ValueError(f"choose must be between 1 and {len(self.perturbations)}, got {choose}")
         if peak not in PEAK_MODES:
             raise ValueError(f"peak must be one of {PEAK_MODES}, got {peak!r}")
+        if not 0.0 <= float(p) <= 1.0:
+            raise ValueError(f"p must be in [0, 1], got {p}")
         self.choose = None if choose is None else int(choose)
         self.peak = peak
+        self.p = float(p)
+        self.name = "chain"
 
     @property
     def labels(self) -> list[str]:
@@ -100,6 +112,10 @@ class Chain:
         recs = []
         for i, p in enumerate(self.perturbations):
             applied = i in chosen and (p.p >= 1.0 or bool(rng.random() < p.p))
+            if isinstance(p, Chain):
+                inner = p.sample(rng)
+                recs.extend(r if applied else dataclasses.replace(r, applied=False) for r in inner)
+                continue
             params = p.sample(rng)
             recs.append(p.record(params, applied=applied))
         return recs
@@ -125,11 +141,16 @@ class Chain:
         x, peak = limit_peaks(x, self.peak)
         return ChainResult(like_input(x, wav), done, peak)
 
-    def _instance(self, name: str) -> Perturbation:
+    def _find(self, name: str) -> Perturbation | None:
         for p in self.perturbations:
-            if p.name == name:
-                return p
-        return get(name)()
+            found = p._find(name) if isinstance(p, Chain) else p if p.name == name else None
+            if found is not None:
+                return found
+        return None
+
+    def _instance(self, name: str) -> Perturbation:
+        found = self._find(name)
+        return found if found is not None else get(name)()
 
     def __call__(
         self, wav: torch.Tensor | np.ndarray, sr: int, rng: np.random.Generator | int | None = None
@@ -143,17 +164,29 @@ class Chain:
             d["choose"] = self.choose
         if self.peak != "limit":
             d["peak"] = self.peak
+        if self.p != 1.0:
+            d["p"] = self.p
         return d
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> Chain:
-        unknown = set(cfg) - {"perturbations", "choose", "peak"}
+        unknown = set(cfg) - {"perturbations", "choose", "peak", "p"}
         if unknown:
             raise ValueError(f"unknown chain key(s) {sorted(unknown)}")
-        return cls(cfg["perturbations"], cfg.get("choose"), cfg.get("peak", "limit"))
+        return cls(cfg["perturbations"], cfg.get("choose"), cfg.get("peak", "limit"), cfg.get("p", 1.0))
 
     def __repr__(self) -> str:
-        return f"Chain({self.perturbations!r}, choose={self.choose}, peak={self.peak!r})"
+        extra = "" if self.p == 1.0 else f", p={self.p}"
+        return f"Chain({self.perturbations!r}, choose={self.choose}, peak={self.peak!r}{extra})"
+
+
+def _step(spec: Perturbation | Chain | str | Mapping[str, Any]) -> Perturbation | Chain:
+    """A chain step: a nested chain (an instance or a config with ``perturbations``) or a perturbation."""
+    if isinstance(spec, Chain):
+        return spec
+    if isinstance(spec, Mapping) and "perturbations" in spec:
+        return Chain.from_config(spec)
+    return create(spec)
 
 
 def _ajailbench(peak: str = "limit") -> Chain:

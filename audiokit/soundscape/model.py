@@ -28,17 +28,16 @@ evaluates all masker x gain pairs in chunked batched passes of steps 3-5.
 
 from __future__ import annotations
 
-import json
 import math
-import os
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from audiokit.assets import resolve_pretrained
+from audiokit.checkpoints import PretrainedMixin
 from audiokit.soundscape.features import ARAUS_N_MELS, FLOOR_DB, POWER_FLOOR, clip_top_db
 from audiokit.soundscape.mix import mix_power
 
@@ -227,7 +226,7 @@ class EncodedMaskers:
         return EncodedMaskers(*(t.index_select(0, index) for t in tensors))
 
 
-class MaskerGainPredictor(nn.Module):
+class MaskerGainPredictor(PretrainedMixin, nn.Module):
     """Predicts the distribution of ISO pleasantness of ``soundscape + gain * masker``.
 
     Inputs are unclipped ARAUS features in dB (:func:`~audiokit.soundscape.features`): soundscapes
@@ -242,6 +241,10 @@ class MaskerGainPredictor(nn.Module):
         >>> mean.shape                                      # (maskers, gains)
         torch.Size([5, 5])
     """
+
+    model_type: ClassVar[str] = "masker"
+    config_class: ClassVar[type] = MaskerGainConfig
+    task: ClassVar[str] = "masker gain prediction"
 
     band_mean: torch.Tensor
     band_std: torch.Tensor
@@ -417,53 +420,3 @@ class MaskerGainPredictor(nn.Module):
             means.append(mu)
             log_stds.append(ls)
         return torch.cat(means).reshape(m, g), torch.cat(log_stds).reshape(m, g)
-
-    # -- persistence --------------------------------------------------------------------------
-    def save_pretrained(self, out_dir: str | os.PathLike, extra: dict | None = None) -> Path:
-        """Write ``model.safetensors`` + ``config.json`` (``{"model": config, **extra}``) to ``out_dir``."""
-        from safetensors.torch import save_file
-
-        from audiokit.io import atomic_write
-
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        with atomic_write(out / "model.safetensors") as tmp:
-            save_file(state, str(tmp), metadata={"format": "pt", "model": "MaskerGainPredictor"})
-        meta = {"model": self.config.to_dict(), **(extra or {})}
-        with atomic_write(out / "config.json") as tmp:
-            tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        return out
-
-    @classmethod
-    def from_pretrained(cls, path: str | os.PathLike) -> MaskerGainPredictor:
-        """Load a folder written by :meth:`save_pretrained` (strict: missing or unexpected weight keys
-        raise ``ValueError``). ``path`` may also name a bundled model (``"masker_tiny"``)."""
-        from safetensors.torch import load_file
-
-        folder = resolve_pretrained(path)
-        cfg_path, weights = folder / "config.json", folder / "model.safetensors"
-        for p in (cfg_path, weights):
-            if not p.is_file():
-                raise FileNotFoundError(
-                    f"{p}: no such file (a masker model folder holds config.json and model.safetensors)"
-                )
-        try:
-            meta = json.loads(cfg_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{cfg_path}: not valid JSON ({e})") from None
-        model = cls(MaskerGainConfig.from_dict(meta.get("model", meta)))
-        state = load_file(str(weights))
-        expected = set(model.state_dict())
-        missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
-        if missing or unexpected:
-            raise ValueError(
-                f"{weights}: checkpoint does not match MaskerGainPredictor"
-                + (f"; missing keys: {', '.join(missing[:5])}" if missing else "")
-                + (f"; unexpected keys: {', '.join(unexpected[:5])}" if unexpected else "")
-            )
-        try:
-            model.load_state_dict(state, strict=True)
-        except RuntimeError as e:
-            raise ValueError(f"{weights}: {str(e).splitlines()[0]}") from None
-        return model.eval()

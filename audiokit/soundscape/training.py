@@ -22,6 +22,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
+from audiokit.checkpoints import pretrained_config_json
 from audiokit.soundscape.data import (
     PairDataset,
     SyntheticSplit,
@@ -228,9 +229,10 @@ class MaskerGainTask(TrainingTask):
         """``model.safetensors`` + ``config.json`` loadable by :meth:`MaskerGainPredictor.from_pretrained`."""
         weights = dict(self.model("predictor").state_dict())
         d = self.config.data
-        config = {
-            "model": self.config.model.to_dict(),
-            "features": {
+        config = pretrained_config_json(
+            MaskerGainPredictor.model_type,
+            self.config.model.to_dict(),
+            features={
                 "sample_rate": 44100,
                 "n_fft": 4096,
                 "hop_length": 2048,
@@ -240,15 +242,16 @@ class MaskerGainTask(TrainingTask):
                 "center": False,
                 "db": "10*log10(max(power, 1e-10)), unclipped",
             },
-            "target": "normalised ISO 12913-3 pleasantness in [-1, 1]",
-            "training": {
+            target="normalised ISO 12913-3 pleasantness in [-1, 1]",
+            training={
                 "loss": self.config.loss,
                 "data": to_dict(d.synthetic if d.source == "synthetic" else d.araus),
                 "source": d.source,
                 "step": self.step,
             },
-        }
-        return ExportBundle(weights=weights, config=config, metadata={"model": "MaskerGainPredictor"})
+        )
+        metadata = {"model_type": MaskerGainPredictor.model_type}
+        return ExportBundle(weights=weights, config=config, metadata=metadata)
 
 
 @torch.no_grad()

@@ -48,7 +48,22 @@ import torch
 from torch import nn
 
 from audiokit.data import AudioDataConfig, AudioDataset, Simulation, Transform
+from audiokit.discriminators import DISCRIMINATOR_OPTIONS, DISCRIMINATORS, OPTIMIZER_ORDER
+from audiokit.discriminators import build_discriminator as _build_family
 from audiokit.frontend import STFT, MelSpectrogram, amplitude_phase, spectrum_from_amplitude_phase
+from audiokit.losses import (
+    LOSS_PRESETS,
+    amplitude_loss,
+    amplitude_weight,
+    complex_mse_loss,
+    discriminator_adversarial_loss,
+    feature_matching_loss,
+    generator_adversarial_loss,
+    mel_l1_loss,
+    phase_losses,
+    real_imag_loss,
+    stft_consistency_loss,
+)
 from audiokit.train.config import to_dict
 from audiokit.train.optim import build_optimizer
 from audiokit.train.task import ExportBundle, TrainingTask, ValidationResult
@@ -60,7 +75,6 @@ __all__ = [
     "DiscriminatorConfig",
     "AmplitudePhaseGANConfig",
     "AmplitudePhaseGANTask",
-    "DISCRIMINATOR_CLASSES",
     "gan_preset",
     "build_discriminator",
 ]
@@ -168,7 +182,7 @@ class GANLossConfig:
 @dataclass
 class DiscriminatorConfig:
     """One discriminator family (the key in ``config.discriminators`` names the class:
-    ``mpd``, ``msd``, ``mrd``, ``mrad``, ``mrpd``; see :data:`DISCRIMINATOR_CLASSES`).
+    ``mpd``, ``msd``, ``mrd``, ``mrad``, ``mrpd``; see :data:`audiokit.discriminators.DISCRIMINATORS`).
 
     Attributes:
         weight: weight of its adversarial term in ``L_G`` and of its loss in ``L_D``.
@@ -204,78 +218,48 @@ class AmplitudePhaseGANConfig:
 
 def gan_preset(name: str) -> tuple[SpectrumConfig, GANLossConfig, dict[str, DiscriminatorConfig]]:
     """``(stft, loss, discriminators)`` of the official training script of ``"apnet"``, ``"apnet2"``
-    or ``"ap_bwe"`` (discriminator families in the official optimizer order)."""
-    if name == "apnet":
-        stft = SpectrumConfig(1024, 80, 320, 1e-5)
-        loss = GANLossConfig(
-            adversarial="lsgan", phase_form="cos", phase_boundary="zero", real_imag=45.0, consistency=20.0,
-            consistency_form="apnet", mel=45.0, mel_f_max=8000.0,
-        )  # fmt: skip
-        discs = {"msd": DiscriminatorConfig(1.0, 2.0), "mpd": DiscriminatorConfig(1.0, 2.0)}
-    elif name == "apnet2":
-        stft = SpectrumConfig(1024, 256, 1024, 1e-5)
-        loss = GANLossConfig(
-            adversarial="hinge", phase_form="abs", phase_boundary="zero", real_imag=45.0, consistency=20.0,
-            consistency_form="apnet", mel=45.0, mel_f_max=None,
-        )  # fmt: skip
-        discs = {"mrd": DiscriminatorConfig(0.1, 0.1), "mpd": DiscriminatorConfig(1.0, 1.0)}
-    elif name == "ap_bwe":
-        stft = SpectrumConfig(1024, 80, 320, 1e-4)
-        loss = GANLossConfig(
-            adversarial="hinge", phase_form="abs", phase_boundary="none", real_imag=0.0, complex=90.0,
-            consistency=90.0, consistency_form="ap_bwe", mel=0.0, generator_grad_clip=10.0,
-            discriminator_grad_clip=10.0,
-        )  # fmt: skip
-        discs = {
-            "mrad": DiscriminatorConfig(0.1, 0.1),
-            "mrpd": DiscriminatorConfig(0.1, 0.1),
-            "mpd": DiscriminatorConfig(1.0, 1.0, {"include_first_fmap": False}),
-        }
-    else:
+    or ``"ap_bwe"``, derived from :data:`audiokit.losses.LOSS_PRESETS` (forms, weights, STFT, clipping)
+    and :mod:`audiokit.discriminators.presets` (families in the official optimizer order, their
+    options); a family's feature-matching weight is its weight times the paper's ``fm_scale``."""
+    if name not in LOSS_PRESETS:
         raise ValueError(f"unknown GAN preset {name!r}; use 'apnet', 'apnet2' or 'ap_bwe'")
+    p = LOSS_PRESETS[name]
+    stft = SpectrumConfig(*p.stft, p.log_eps)
+    loss = GANLossConfig(
+        adversarial=p.adversarial,  # type: ignore[arg-type]
+        amplitude=p.amplitude,
+        phase=p.phase,
+        phase_form=p.phase_form,  # type: ignore[arg-type]
+        phase_boundary=p.phase_boundary,  # type: ignore[arg-type]
+        real_imag=p.real_imag,
+        complex=p.complex,
+        consistency=p.consistency,
+        consistency_form=p.consistency_form,  # type: ignore[arg-type]
+        mel=p.mel,
+        mel_f_max=p.mel_f_max,
+        generator_grad_clip=p.grad_clip,
+        discriminator_grad_clip=p.grad_clip,
+    )
+    options = DISCRIMINATOR_OPTIONS.get(name, {})
+    discs = {
+        k: DiscriminatorConfig(p.disc_weights[k], p.disc_weights[k] * p.fm_scale, dict(options.get(k, {})))
+        for k in OPTIMIZER_ORDER[name]
+    }
     return stft, loss, discs
 
 
-def _discriminator_classes() -> dict[str, type[nn.Module]]:
-    from audiokit.discriminators import (
-        MultiPeriodDiscriminator,
-        MultiResolutionAmplitudeDiscriminator,
-        MultiResolutionDiscriminator,
-        MultiResolutionPhaseDiscriminator,
-        MultiScaleDiscriminator,
-    )
-
-    return {
-        "mpd": MultiPeriodDiscriminator,
-        "msd": MultiScaleDiscriminator,
-        "mrd": MultiResolutionDiscriminator,
-        "mrad": MultiResolutionAmplitudeDiscriminator,
-        "mrpd": MultiResolutionPhaseDiscriminator,
-    }
-
-
-#: Family name -> class name in :mod:`audiokit.discriminators` (the official checkpoint entry names).
-DISCRIMINATOR_CLASSES = {
-    "mpd": "MultiPeriodDiscriminator",
-    "msd": "MultiScaleDiscriminator",
-    "mrd": "MultiResolutionDiscriminator",
-    "mrad": "MultiResolutionAmplitudeDiscriminator",
-    "mrpd": "MultiResolutionPhaseDiscriminator",
-}
-
-
 def build_discriminator(name: str, config: DiscriminatorConfig) -> nn.Module:
-    """The discriminator family ``name`` built with ``config.options``.
+    """The discriminator family ``name`` built with ``config.options``
+    (:func:`audiokit.discriminators.build_discriminator`).
 
     Raises:
         ValueError: unknown family or bad options (names ``discriminators.<name>``).
     """
-    classes = _discriminator_classes()
-    if name not in classes:
-        raise ValueError(f"unknown config key 'discriminators.{name}': use one of {sorted(classes)}")
+    if name not in DISCRIMINATORS:
+        raise ValueError(f"unknown config key 'discriminators.{name}': use one of {sorted(DISCRIMINATORS)}")
     try:
-        return classes[name](**config.options)
-    except TypeError as e:
+        return _build_family(name, **config.options)
+    except ValueError as e:
         raise ValueError(f"config key 'discriminators.{name}.options': {e}") from None
 
 
@@ -443,16 +427,6 @@ class AmplitudePhaseGANTask(TrainingTask):
     ) -> dict[str, torch.Tensor]:
         """The weighted-sum's spectral terms (unweighted), in float32, for a completed output and the
         :meth:`targets` of the target waveform ``audio`` (same length as ``out.audio``)."""
-        from audiokit.losses import (
-            amplitude_loss,
-            amplitude_weight,
-            complex_mse_loss,
-            mel_l1_loss,
-            phase_losses,
-            real_imag_loss,
-            stft_consistency_loss,
-        )
-
         loss = self.config.loss
         self._frontend_to(out.audio.device)
         terms: dict[str, torch.Tensor] = {}
@@ -463,7 +437,7 @@ class AmplitudePhaseGANTask(TrainingTask):
             )
         with self.autocast(enabled=False):
             if loss.amplitude:
-                terms["amplitude"] = amplitude_loss(target["log_amplitude"], out.log_amplitude)
+                terms["amplitude"] = amplitude_loss(out.log_amplitude, target["log_amplitude"])
             if loss.phase:
                 weight = None
                 if loss.phase_weighting == "amplitude":
@@ -473,12 +447,12 @@ class AmplitudePhaseGANTask(TrainingTask):
                         f"config key 'loss.phase_weighting': {loss.phase_weighting!r}; "
                         "use 'none' or 'amplitude'"
                     )
-                p = phase_losses(target["phase"], out.phase, loss.phase_form, loss.phase_boundary, weight)
+                p = phase_losses(out.phase, target["phase"], loss.phase_form, loss.phase_boundary, weight)
                 terms.update(phase_ip=p.ip, phase_gd=p.gd, phase_ptd=p.ptd)
             if loss.real_imag:
-                terms["real"], terms["imag"] = real_imag_loss(target["spectrum"], out.spectrum)
+                terms["real"], terms["imag"] = real_imag_loss(out.spectrum, target["spectrum"])
             if loss.complex:
-                terms["complex"] = complex_mse_loss(target["complex"], out.spectrum)
+                terms["complex"] = complex_mse_loss(out.spectrum, target["complex"])
             if loss.consistency:
                 re = self.stft(out.audio)
                 if loss.consistency_form == "ap_bwe":
@@ -492,7 +466,7 @@ class AmplitudePhaseGANTask(TrainingTask):
             if loss.mel and self.mel is not None:
                 with torch.no_grad():
                     target_mel = self.mel(audio.float())
-                terms["mel"] = mel_l1_loss(target_mel, self.mel(out.audio))
+                terms["mel"] = mel_l1_loss(self.mel(out.audio), target_mel)
         return terms
 
     def weighted_spectral_loss(self, terms: Mapping[str, torch.Tensor]) -> torch.Tensor:
@@ -523,8 +497,6 @@ class AmplitudePhaseGANTask(TrainingTask):
 
         The discriminators are called unwrapped and frozen (no weight gradients).
         """
-        from audiokit.losses import feature_matching_loss, generator_adversarial_loss
-
         audio = _match_length(audio, out.audio)
         target = self.targets(audio) if target is None else target
         terms = self.spectral_losses(out, target, audio)
@@ -536,7 +508,7 @@ class AmplitudePhaseGANTask(TrainingTask):
                 cfg = self.config.discriminators[name]
                 o = d(audio, out.audio)
                 adv, _ = generator_adversarial_loss(o.fake_logits, self.config.loss.adversarial)
-                fm = feature_matching_loss(o.real_fmaps, o.fake_fmaps, 1.0)
+                fm = feature_matching_loss(o.fake_fmaps, o.real_fmaps, 1.0)
                 total = total + cfg.weight * adv + cfg.fm_weight * fm
                 logged[f"adv/{name}"] = adv.detach()
                 logged[f"fm/{name}"] = fm.detach()
@@ -548,15 +520,13 @@ class AmplitudePhaseGANTask(TrainingTask):
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """``(L_D, logged terms)`` on real ``audio`` and detached ``generated`` waveforms ``(B, T)``,
         through ``self.models`` (DDP-wrapped under torchrun)."""
-        from audiokit.losses import discriminator_adversarial_loss
-
         audio = _match_length(audio, generated)
         total = None
         logged: dict[str, torch.Tensor] = {}
         for name, cfg in self.config.discriminators.items():
             o = self.models[name](audio, generated.detach())
             loss, _, _ = discriminator_adversarial_loss(
-                o.real_logits, o.fake_logits, self.config.loss.adversarial
+                o.fake_logits, o.real_logits, self.config.loss.adversarial
             )
             total = cfg.weight * loss if total is None else total + cfg.weight * loss
             logged[f"d/{name}"] = loss.detach()

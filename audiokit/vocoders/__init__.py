@@ -11,13 +11,17 @@ See :class:`~audiokit.vocoders.base.SpectralVocoder` for the shared API (``mel``
 
 from __future__ import annotations
 
+from audiokit.checkpoints import MODEL_TYPES, model_class
 from audiokit.vocoders.apnet import APNet
 from audiokit.vocoders.apnet2 import APNet2
 from audiokit.vocoders.base import SpectralVocoder, VocoderOutput
 from audiokit.vocoders.config import APNet2Config, APNetConfig, VocoderConfig
 
-#: model_type -> class, used by :meth:`SpectralVocoder.from_pretrained` and the CLI.
-MODELS: dict[str, type[SpectralVocoder]] = {"apnet": APNet, "apnet2": APNet2}
+#: model_type -> class of the vocoders (the entries of :data:`audiokit.checkpoints.MODEL_TYPES`
+#: that are :class:`SpectralVocoder` s), used by :func:`load_vocoder` and the CLI.
+MODELS: dict[str, type[SpectralVocoder]] = {
+    t: model_class(t) for t, where in MODEL_TYPES.items() if where.startswith("audiokit.vocoders.")
+}
 
 __all__ = [
     "APNet",

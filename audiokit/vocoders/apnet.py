@@ -18,6 +18,7 @@ from torch import nn
 from audiokit.vocoders.base import SpectralVocoder
 from audiokit.vocoders.blocks import ResBlock1, WNConv1d, get_padding
 from audiokit.vocoders.config import APNetConfig
+from audiokit.vocoders.fast import FastAPNet
 
 __all__ = ["APNet"]
 
@@ -48,6 +49,7 @@ class APNet(SpectralVocoder):
     """
 
     model_type = "apnet"
+    engine_class = FastAPNet
     config_class = APNetConfig
 
     def __init__(self, config: APNetConfig | None = None):

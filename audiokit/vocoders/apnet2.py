@@ -18,6 +18,7 @@ from torch import nn
 from audiokit.vocoders.base import SpectralVocoder
 from audiokit.vocoders.blocks import ConvNeXtV2Block, get_padding
 from audiokit.vocoders.config import APNet2Config
+from audiokit.vocoders.fast import FastAPNet2
 
 __all__ = ["APNet2"]
 
@@ -34,6 +35,7 @@ class APNet2(SpectralVocoder):
     """
 
     model_type = "apnet2"
+    engine_class = FastAPNet2
     config_class = APNet2Config
     global_context = True
 

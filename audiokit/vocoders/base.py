@@ -8,7 +8,6 @@ spectrum ``exp(log_amplitude) * (cos(phase) + j sin(phase))`` and the waveform i
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 from collections.abc import Mapping
@@ -19,10 +18,11 @@ from typing import Any, ClassVar, TypeVar
 import torch
 from torch import nn
 
+from audiokit.checkpoints import PretrainedMixin, check_state_dict, read_state_dict
 from audiokit.frontend import STFT, MelSpectrogram, griffin_lim
 from audiokit.vocoders.blocks import apply_weight_norm, fold_weight_norm, has_weight_norm
-from audiokit.vocoders.checkpoint import check_state_dict, read_pretrained, read_state_dict, write_pretrained
 from audiokit.vocoders.config import VocoderConfig
+from audiokit.vocoders.fast import build_engine
 
 __all__ = ["VocoderOutput", "SpectralVocoder"]
 
@@ -58,16 +58,20 @@ class VocoderOutput:
         return torch.complex(self.real, self.imag)
 
 
-class SpectralVocoder(nn.Module):
+class SpectralVocoder(PretrainedMixin, nn.Module):
     """Base class: mel front end, amplitude/phase head + ISTFT, chunked synthesis, checkpoints.
 
-    Subclasses set ``model_type`` and ``config_class`` and implement :meth:`backbone`.
+    Subclasses set ``model_type`` and ``config_class`` and implement :meth:`backbone`. Pretrained
+    folders are read and written by :class:`~audiokit.checkpoints.PretrainedMixin`.
     """
 
     model_type: ClassVar[str] = ""
     config_class: ClassVar[type[VocoderConfig]] = VocoderConfig
+    task: ClassVar[str] = "vocoder"
     #: True when an output frame depends on the whole input (APNet2's GRN), so chunking is approximate.
     global_context: ClassVar[bool] = False
+    #: The channels-last inference engine of :mod:`audiokit.vocoders.fast` (set by each model).
+    engine_class: ClassVar[type[nn.Module] | None] = None
 
     def __init__(self, config: VocoderConfig):
         super().__init__()
@@ -272,9 +276,14 @@ class SpectralVocoder(nn.Module):
         """The inference engine of :meth:`backbone` in ``dtype`` (see :mod:`audiokit.vocoders.fast`),
         cached until the weights change. A bf16 engine is calibrated on bundled speech to stay within
         ``min_snr_db`` of fp32 (blocks that bf16 would degrade more are kept in fp32)."""
-        from audiokit.vocoders.fast import fast_backbone
-
-        return fast_backbone(self, dtype, min_snr_db)
+        params = list(self.parameters())
+        weights = (tuple(p._version for p in params), tuple(p.data_ptr() for p in params))
+        key = (dtype, float(min_snr_db), weights)
+        if key not in self._fast_cache:
+            for stale in [k for k in self._fast_cache if k[2] != weights]:  # built from older weights
+                del self._fast_cache[stale]
+            self._fast_cache[key] = build_engine(self, dtype, min_snr_db)
+        return self._fast_cache[key]
 
     # ---------------------------------------------------------------- weight norm
     def fold_weight_norm(self: V) -> V:
@@ -371,41 +380,24 @@ class SpectralVocoder(nn.Module):
         (clone.apply_weight_norm() if weight_norm else clone.fold_weight_norm())
         return dict(clone.state_dict())
 
-    def save_pretrained(self, out_dir: str | os.PathLike, **extra: Any) -> Path:
-        """Write ``model.safetensors`` (folded fp32 weights) + ``config.json`` into ``out_dir``."""
-        sd = {k: v.float() for k, v in self.official_state_dict(weight_norm=False).items()}
-        return write_pretrained(out_dir, self.model_type, self.config.to_dict(), sd, extra or None)
+    # ---------------------------------------------------------------- pretrained folders
+    def pretrained_state_dict(self) -> dict[str, torch.Tensor]:
+        """Folded fp32 weights with the official key names (what ``model.safetensors`` holds)."""
+        return {k: v.float() for k, v in self.official_state_dict(weight_norm=False).items()}
 
     @classmethod
-    def from_pretrained(cls: type[V], path: str | os.PathLike) -> V:
-        """Load a folder written by :meth:`save_pretrained` (``eval()`` mode, CPU).
-
-        Called on :class:`SpectralVocoder` itself it builds whichever model the folder holds.
-        """
-        model_type, cfg_dict, sd = read_pretrained(path)
-        target = _registry().get(model_type)
-        if target is None:
-            raise ValueError(f"{path}: unknown model_type {model_type!r}; known: {sorted(_registry())}")
-        if cls is not SpectralVocoder and not issubclass(target, cls):
-            raise ValueError(f"{path} holds a {model_type!r} model, not {cls.model_type!r}")
-        cfg = target.config_class.from_dict(cfg_dict)
-        cfg = target._config_for_state_dict(cfg, sd)
-        model = target(cfg)
-        check_state_dict(model.state_dict(), sd, f"{path}")
-        model.load_state_dict(sd, strict=True)
-        return model.eval()
+    def _from_pretrained_state(
+        cls: type[V],
+        config: VocoderConfig,
+        state: dict[str, torch.Tensor],
+        source: str,
+        map_location: str | torch.device,
+    ) -> V:
+        model = cls(cls._config_for_state_dict(config, state))
+        check_state_dict(model.state_dict(), state, source)
+        model.load_state_dict(state, strict=True)
+        return model.to(map_location)
 
     def extra_repr(self) -> str:
         c = self.config
         return f"sample_rate={c.sample_rate}, n_fft={c.n_fft}, hop={c.hop_length}, win={c.win_length}"
-
-
-def _registry() -> dict[str, type[SpectralVocoder]]:
-    from audiokit.vocoders import MODELS
-
-    return MODELS
-
-
-def replace_config(config: VocoderConfig, **changes: Any) -> VocoderConfig:
-    """``dataclasses.replace`` that keeps the config's class."""
-    return dataclasses.replace(config, **changes)

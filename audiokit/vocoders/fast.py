@@ -36,7 +36,7 @@ from torch import nn
 
 from audiokit.vocoders.blocks import LRELU_SLOPE, ResBlock1, WNConv1d
 
-__all__ = ["fast_backbone", "calibrate", "calibration_mel", "FastAPNet", "FastAPNet2", "SUPPORTED_DTYPES"]
+__all__ = ["build_engine", "calibrate", "calibration_mel", "FastAPNet", "FastAPNet2", "SUPPORTED_DTYPES"]
 
 log = logging.getLogger(__name__)
 
@@ -245,14 +245,11 @@ class FastAPNet2(nn.Module):
 
 
 def _engine_class(model: nn.Module) -> type[nn.Module]:
-    from audiokit.vocoders.apnet import APNet
-    from audiokit.vocoders.apnet2 import APNet2
-
-    if isinstance(model, APNet):
-        return FastAPNet
-    if isinstance(model, APNet2):
-        return FastAPNet2
-    raise ValueError(f"no inference engine for {type(model).__name__}")
+    """The engine a model names in its ``engine_class`` (APNet: :class:`FastAPNet`, ...)."""
+    cls = getattr(type(model), "engine_class", None)
+    if cls is None:
+        raise ValueError(f"no inference engine for {type(model).__name__}")
+    return cls
 
 
 def calibration_mel(model: nn.Module, seconds: float = 2.0) -> torch.Tensor:
@@ -309,26 +306,17 @@ def calibrate(model: nn.Module, dtype: torch.dtype, min_snr_db: float, mel: torc
     return engine
 
 
-def fast_backbone(model: nn.Module, dtype: torch.dtype, min_snr_db: float = 35.0) -> nn.Module:
-    """The inference engine of ``model`` in ``dtype`` (cached on the model until its weights change).
+def build_engine(model: nn.Module, dtype: torch.dtype, min_snr_db: float = 35.0) -> nn.Module:
+    """A new inference engine of ``model`` in ``dtype`` (:meth:`SpectralVocoder.fast_backbone` caches it).
 
     A bf16 engine is calibrated (see the module docstring) so that its output stays within
     ``min_snr_db`` of the fp32 engine on bundled speech; ``min_snr_db=0`` keeps every unit in bf16.
     """
     if dtype not in SUPPORTED_DTYPES:
         raise ValueError(f"unsupported inference dtype {dtype}; use one of {SUPPORTED_DTYPES}")
-    weights = (tuple(p._version for p in model.parameters()), tuple(p.data_ptr() for p in model.parameters()))
-    key = (dtype, float(min_snr_db), weights)
-    cache = model._fast_cache
-    if key in cache:
-        return cache[key]
-    for stale in [k for k in cache if k[2] != weights]:  # built from older weights
-        del cache[stale]
     with torch.inference_mode():
         if dtype == torch.float32:
             engine = _engine_class(model)(model, torch.float32)
         else:
             engine = calibrate(model, dtype, min_snr_db)
-    engine.eval()
-    cache[key] = engine
-    return engine
+    return engine.eval()

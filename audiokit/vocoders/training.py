@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 from torch import nn
 
+from audiokit.checkpoints import pretrained_config_json
 from audiokit.data import AudioDataConfig, MelTransform
 from audiokit.train.gan import (
     AmplitudePhaseGANConfig,
@@ -34,7 +35,6 @@ from audiokit.train.task import ExportBundle
 from audiokit.vocoders.apnet import APNet
 from audiokit.vocoders.apnet2 import APNet2
 from audiokit.vocoders.base import SpectralVocoder
-from audiokit.vocoders.checkpoint import FORMAT_VERSION
 from audiokit.vocoders.config import APNet2Config, APNetConfig
 
 __all__ = ["APNetTrainConfig", "APNet2TrainConfig", "APNetTask", "APNet2Task"]
@@ -101,18 +101,10 @@ class _VocoderTask(AmplitudePhaseGANTask):
 
     def export(self) -> ExportBundle:
         """Folded generator weights + ``config.json`` as :meth:`SpectralVocoder.save_pretrained` writes."""
-        from audiokit import __version__
-
         gen: SpectralVocoder = self.model("generator")
-        weights = {k: v.float() for k, v in gen.official_state_dict(weight_norm=False).items()}
-        config = {
-            "model_type": gen.model_type,
-            "format_version": FORMAT_VERSION,
-            "audiokit_version": __version__,
-            "config": gen.config.to_dict(),
-            "training": {"step": self.step, "epoch": self.epoch},
-        }
-        return ExportBundle(weights, config, {"model_type": gen.model_type})
+        training = {"step": self.step, "epoch": self.epoch}
+        config = pretrained_config_json(gen.model_type, gen.config.to_dict(), training=training)
+        return ExportBundle(gen.pretrained_state_dict(), config, {"model_type": gen.model_type})
 
 
 class APNetTask(_VocoderTask):

@@ -190,7 +190,8 @@ def test_save_and_from_pretrained(tmp_path):
     model = APBWE(small_config(hr_sampling_rate=48000, lr_sampling_rate=12000))
     model.save_pretrained(tmp_path / "m", extra={"note": "test"})
     meta = json.loads((tmp_path / "m" / "config.json").read_text())
-    assert meta["model"] == "APBWE" and meta["config"]["lr_sampling_rate"] == 12000 and meta["note"] == "test"
+    assert meta["model_type"] == "ap_bwe" and meta["note"] == "test"
+    assert meta["config"]["lr_sampling_rate"] == 12000
     loaded = APBWE.from_pretrained(tmp_path / "m")
     assert loaded.config == model.config
     for k, v in model.state_dict().items():

@@ -79,7 +79,7 @@ def test_save_and_load_roundtrip(tmp_path):
     m.set_data_statistics(-31.5, 64.0)
     m.save_pretrained(tmp_path / "model")
     cfg = json.loads((tmp_path / "model" / "config.json").read_text())
-    assert cfg["decoder"]["rnn_channels"] == 16
+    assert cfg["model_type"] == "ddsp" and cfg["config"]["decoder"]["rnn_channels"] == 16
     m2 = DDSPAutoencoder.from_pretrained(tmp_path / "model")
     assert m2.loudness_mean_db == -31.5
     for (k, a), (_, b) in zip(m.state_dict().items(), m2.state_dict().items()):
@@ -98,24 +98,25 @@ def test_from_pretrained_errors(tmp_path):
         DDSPAutoencoder.from_pretrained(tmp_path / "nothing")
     m = DDSPAutoencoder(_small_config())
     d = m.save_pretrained(tmp_path / "m")
-    cfg = json.loads((d / "config.json").read_text())
+    meta = json.loads((d / "config.json").read_text())
+    cfg = meta["config"]
     cfg["decoder"]["rnn_channels"] = 32  # weights no longer match
-    (d / "config.json").write_text(json.dumps(cfg))
+    (d / "config.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="shape|match"):
         DDSPAutoencoder.from_pretrained(d)
     cfg["bogus"] = 1
-    (d / "config.json").write_text(json.dumps(cfg))
+    (d / "config.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="bogus"):
         DDSPAutoencoder.from_pretrained(d)
     del cfg["bogus"]
     cfg["n_harmonics"] = "many"
-    (d / "config.json").write_text(json.dumps(cfg))
+    (d / "config.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="n_harmonics"):
         DDSPAutoencoder.from_pretrained(d)
     (d / "model.safetensors").write_bytes(b"not a safetensors file")
     cfg["n_harmonics"] = 60
     cfg["decoder"]["rnn_channels"] = 16
-    (d / "config.json").write_text(json.dumps(cfg))
+    (d / "config.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="cannot read"):
         DDSPAutoencoder.from_pretrained(d)
 

@@ -279,3 +279,56 @@ def test_harmonic_stream_blocks_equal_one_render():
     assert out.shape == full.shape and float((out - full).abs().max()) < 1e-4
     with pytest.raises(ValueError):
         stream.flush()
+
+
+def test_harmonic_shifts_keep_the_initial_phase_and_the_phase_shape():
+    """With ``harmonic_shifts`` the caller's ``initial_phase`` is used (harmonic k starts at k phi) and
+    the returned phase stays ``(B,)``: zero shifts render what the harmonic bank renders."""
+    f0, amps, hd = _controls(b=2, f=10, h=6)
+    f0, amps, hd = f0.float(), amps.float(), hd.float()
+    sr, n = 16000, 10 * 64
+    phi0 = torch.tensor([0.3, 0.85], dtype=torch.float64)
+    base, final = osc.harmonic_synthesis(f0, amps, hd, n, sr, initial_phase=phi0, return_final_phase=True)
+    zero = torch.zeros(2, 10, 6)
+    shifted, final_s = osc.harmonic_synthesis(
+        f0, amps, hd, n, sr, harmonic_shifts=zero, initial_phase=phi0, return_final_phase=True
+    )
+    assert final_s.shape == final.shape == (2,)
+    d = (final_s - final).abs()
+    assert float(torch.minimum(d, 1 - d).max()) < 1e-6
+    assert float((shifted - base).abs().max()) < 2e-4
+    unshifted_start = osc.harmonic_synthesis(f0, amps, hd, n, sr, harmonic_shifts=torch.zeros(2, 10, 6))
+    assert float((shifted - unshifted_start).abs().max()) > 0.1  # the initial phase matters
+
+
+def test_harmonic_distribution_shape_is_checked_before_use():
+    f0, amps = torch.full((2, 10), 220.0), torch.ones(2, 10)
+    for bad in (torch.ones(2, 9, 5), torch.ones(1, 10, 5), torch.ones(2, 10)):
+        with pytest.raises(ValueError, match="harmonic_distribution .* does not match f0_hz"):
+            osc.harmonic_synthesis(f0, amps, bad, 640)
+        with pytest.raises(ValueError, match="harmonic_distribution .* does not match f0_hz"):
+            osc.HarmonicStream(16000, 64).process(f0, amps, bad)
+
+
+def test_frame_wise_wavetables_go_through_the_one_lookup():
+    """``wavetable_synthesis`` with frame-wise tables is the cross-fade of two
+    :func:`wavetable_lookup` calls that pick each sample's table by index."""
+    g = torch.Generator().manual_seed(4)
+    b, n_frames, n_tab, n = 2, 5, 32, 5 * 40
+    tables = torch.randn(b, n_frames, n_tab, generator=g)
+    f0 = 100 + 300 * torch.rand(b, n_frames, generator=g)
+    y = osc.wavetable_synthesis(f0, torch.ones(b, n_frames), tables, n, 8000)
+    f_ext = torch.cat([f0, f0[:, -1:]], dim=1)[..., None]
+    phase = osc.segment_phase(f_ext, n // n_frames, 8000, inclusive=False, dtype=torch.float64)[0][..., 0]
+    pos = torch.arange(n, dtype=torch.float64) * (n_frames / n)
+    j0 = pos.floor().long().clamp(max=n_frames - 1)
+    j1 = (j0 + 1).clamp(max=n_frames - 1)
+    a = (pos - j0).float()
+    v0 = osc.wavetable_lookup(phase.float(), tables, j0)
+    v1 = osc.wavetable_lookup(phase.float(), tables, j1)
+    torch.testing.assert_close(y, v0 + (v1 - v0) * a, rtol=0, atol=0)
+    # the index picks rows: a lookup into table j equals a lookup into that table alone
+    solo = osc.wavetable_lookup(phase.float(), tables[:, 3], None)
+    torch.testing.assert_close(osc.wavetable_lookup(phase.float(), tables, torch.full((n,), 3)), solo)
+    with pytest.raises(ValueError, match="frame-wise tables"):
+        osc.wavetable_lookup(phase.float(), tables[:, 0], j0)

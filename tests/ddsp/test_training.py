@@ -71,7 +71,7 @@ def test_short_run_resume_export_and_reload(tmp_path, data_dir):
     out = tmp_path / "exported"
     assert main(["export", str(run_dir), str(out)]) == 0
     cfg = json.loads((out / "config.json").read_text())
-    assert cfg["decoder"]["rnn_channels"] == 16
+    assert cfg["model_type"] == "ddsp" and cfg["config"]["decoder"]["rnn_channels"] == 16
     model = DDSPAutoencoder.from_pretrained(out)
     assert model.loudness_mean_db is not None  # training-data statistics travel with the weights
     y = model(torch.full((1, 50), 300.0), torch.full((1, 50), -30.0))["audio"]

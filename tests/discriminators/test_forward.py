@@ -173,8 +173,8 @@ def test_gradients_reach_weights_and_generated_audio():
     for d in (mpd, mrd):
         out = d(y, y_hat)
         loss = loss + hinge_generator_loss(out.fake_logits)[0]
-        loss = loss + feature_matching_loss(out.real_fmaps, out.fake_fmaps)
-        loss = loss + hinge_discriminator_loss(out.real_logits, out.fake_logits)[0]
+        loss = loss + feature_matching_loss(out.fake_fmaps, out.real_fmaps)
+        loss = loss + hinge_discriminator_loss(out.fake_logits, out.real_logits)[0]
     loss.backward()
     assert y_hat.grad is not None and torch.isfinite(y_hat.grad).all() and y_hat.grad.abs().sum() > 0
     for d in (mpd, mrd):

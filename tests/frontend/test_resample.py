@@ -158,3 +158,25 @@ def test_bad_inputs():
         sinc_resample_kernel(16000, 8000, lowpass_filter_width=0)
     with pytest.raises(ValueError, match="window"):
         sinc_resample_kernel(16000, 8000, window="blackman")  # type: ignore[arg-type]
+
+
+def test_module_builds_a_kernel_once_per_input_dtype(monkeypatch):
+    """A float64 (or bf16) input used to rebuild the kernel on every call; now it is cached."""
+    import audiokit.frontend.resample as R
+
+    calls = []
+    real = R.sinc_resample_kernel
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs.get("dtype"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(R, "sinc_resample_kernel", counting)
+    module = R.SincResample(16000, 8000)
+    assert calls == [torch.float32]
+    x = torch.randn(2, 1600, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    outs = [module(x) for _ in range(3)]
+    module(x.float())
+    assert calls == [torch.float32, torch.float64]  # one float64 kernel for three calls, none for fp32
+    for y in outs:
+        torch.testing.assert_close(y, sinc_resample(x, 16000, 8000), rtol=0, atol=0)

@@ -132,3 +132,26 @@ def test_valid_padding_equals_librosa_center_false():
         s(torch.randn(4000))
     with pytest.raises(ValueError, match="no inverse"):
         s.inverse(s(x))
+
+
+def test_one_way_to_choose_the_framing():
+    """``padding=`` is the framing; ``center=`` still works but warns (and may not contradict it)."""
+    import importlib
+    import re
+    import warnings
+
+    S = importlib.import_module("audiokit.frontend.stft")  # the package's ``stft`` is the function
+
+    listed = re.findall(r'^\* ``padding="(\w+)"``', S.__doc__, flags=re.M)
+    assert listed == ["center", "same", "valid"] and "Three framings" in S.__doc__
+    assert "frames_to_samples" in S.__all__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert S.STFT(64, 16).padding == "center" and S.STFT(64, 16, padding="same").padding == "same"
+    with pytest.warns(DeprecationWarning, match="padding='same'"):
+        old = S.STFT(64, 16, center=False)
+    assert old.padding == "same"
+    with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match="give padding only"):
+        S.STFT(64, 16, center=True, padding="valid")
+    with pytest.raises(ValueError, match="unknown padding 'centre'"):
+        S.STFT(64, 16, padding="centre")

@@ -69,16 +69,16 @@ def test_error_of_2pi_costs_nothing_and_pi_costs_the_maximum(style):
     target, _ = seeded_phases((2, 9, 7))
     best, worst = (-1.0, 1.0) if form == "cos" else (0.0, PI)
     shifted = torch.tensor([2 * PI, -2 * PI])[torch.randint(0, 2, target.shape)]  # +-2pi anywhere
-    terms = phase_losses(target, target + shifted, form, boundary)
+    terms = phase_losses(target + shifted, target, form, boundary)
     for t in terms:
         assert abs(t.item() - best) < 1e-5
-    ip = instantaneous_phase_loss(target, target + PI, form)
+    ip = instantaneous_phase_loss(target + PI, target, form)
     assert abs(ip.item() - worst) < 1e-5
     # an error growing by pi per frame: every time difference is off by pi (the maximum), except the
     # zero-padded boundary term of frame 0, whose error is alt[0] = 0
     alt = PI * torch.arange(7.0)[None, None, :] * torch.ones(2, 9, 1)
     want = worst if boundary == "none" else (6 * worst + best) / 7
-    assert abs(phase_time_difference_loss(target, target + alt, form, boundary).item() - want) < 1e-5
+    assert abs(phase_time_difference_loss(target + alt, target, form, boundary).item() - want) < 1e-5
 
 
 @pytest.mark.parametrize("form", ["abs", "cos"])
@@ -89,13 +89,13 @@ def test_zero_padded_boundary_term_by_hand(form):
     target, _ = seeded_phases((2, fbins, frames))
     pred = target + c
     f = (lambda x: abs(x)) if form == "abs" else (lambda x: -math.cos(x))
-    gd = group_delay_loss(target, pred, form, "zero").item()
-    ptd = phase_time_difference_loss(target, pred, form, "zero").item()
+    gd = group_delay_loss(pred, target, form, "zero").item()
+    ptd = phase_time_difference_loss(pred, target, form, "zero").item()
     assert gd == pytest.approx((f(-c) + (fbins - 1) * f(0.0)) / fbins, abs=1e-6)
     assert ptd == pytest.approx((f(-c) + (frames - 1) * f(0.0)) / frames, abs=1e-6)
     # torch.diff (AP-BWE) has no boundary term: a constant offset is invisible
-    assert group_delay_loss(target, pred, form, "none").item() == pytest.approx(f(0.0), abs=1e-6)
-    assert phase_time_difference_loss(target, pred, form, "none").item() == pytest.approx(f(0.0), abs=1e-6)
+    assert group_delay_loss(pred, target, form, "none").item() == pytest.approx(f(0.0), abs=1e-6)
+    assert phase_time_difference_loss(pred, target, form, "none").item() == pytest.approx(f(0.0), abs=1e-6)
 
 
 def _numpy_phase_losses(target, pred, form, boundary):
@@ -120,7 +120,7 @@ def _numpy_phase_losses(target, pred, form, boundary):
 def test_matches_numpy_and_official(style):
     form, boundary = PHASE_LOSS_STYLES[style]
     target, pred = seeded_phases()
-    got = [t.item() for t in PhaseLoss(style)(target, pred)]
+    got = [t.item() for t in PhaseLoss(style)(pred, target)]
     np.testing.assert_allclose(
         got, _numpy_phase_losses(target.numpy(), pred.numpy(), form, boundary), rtol=1e-5
     )
@@ -129,15 +129,15 @@ def test_matches_numpy_and_official(style):
 
 def test_apnet2_and_ap_bwe_group_delay_differ():
     target, pred = seeded_phases()
-    assert PhaseLoss("apnet2")(target, pred).gd.item() != pytest.approx(
-        PhaseLoss("ap_bwe")(target, pred).gd.item()
+    assert PhaseLoss("apnet2")(pred, target).gd.item() != pytest.approx(
+        PhaseLoss("ap_bwe")(pred, target).gd.item()
     )
 
 
 def test_module_options_and_errors():
     target, pred = seeded_phases()
     m = PhaseLoss(None, form="cos", boundary="none")
-    terms = m(target, pred)
+    terms = m(pred, target)
     assert terms.total.item() == pytest.approx(sum(t.item() for t in terms))
     assert "form='cos'" in repr(m)
     with pytest.raises(ValueError, match="style"):
@@ -145,7 +145,7 @@ def test_module_options_and_errors():
     with pytest.raises(ValueError, match="form"):
         PhaseLoss(None)
     with pytest.raises(ValueError, match="shapes differ"):
-        phase_losses(target, pred[..., :-1])
+        phase_losses(pred[..., :-1], target)
 
 
 @pytest.mark.parametrize("style", sorted(PHASE_LOSS_STYLES))
@@ -153,7 +153,7 @@ def test_gradients(style):
     form, boundary = PHASE_LOSS_STYLES[style]
     target, pred = (t.double() for t in seeded_phases((1, 5, 4), seed=9))
     pred.requires_grad_(True)
-    assert torch.autograd.gradcheck(lambda p: phase_losses(target, p, form, boundary).total, (pred,))
+    assert torch.autograd.gradcheck(lambda p: phase_losses(p, target, form, boundary).total, (pred,))
 
 
 # ---------------------------------------------------------------- amplitude-weighted phase losses
@@ -193,7 +193,7 @@ def test_weighted_phase_losses_match_explicit_loops(style):
     target = (torch.rand(2, 7, 6, generator=g, dtype=torch.float64) * 2 - 1) * 3 * PI
     pred = (torch.rand(2, 7, 6, generator=g, dtype=torch.float64) * 2 - 1) * 3 * PI
     w = torch.rand(2, 7, 6, generator=g, dtype=torch.float64) ** 3
-    got = phase_losses(target, pred, form, boundary, weight=w)
+    got = phase_losses(pred, target, form, boundary, weight=w)
     want = _np_weighted(target.numpy(), pred.numpy(), w.numpy(), form, boundary)
     np.testing.assert_allclose([float(got.ip), float(got.gd), float(got.ptd)], want, rtol=1e-10, atol=1e-12)
 
@@ -202,8 +202,8 @@ def test_weighted_phase_losses_match_explicit_loops(style):
 def test_uniform_weight_equals_the_published_unweighted_losses(style):
     form, boundary = PHASE_LOSS_STYLES[style]
     target, pred = seeded_phases()
-    plain = phase_losses(target, pred, form, boundary)
-    weighted = phase_losses(target, pred, form, boundary, weight=torch.full_like(target, 2.5))
+    plain = phase_losses(pred, target, form, boundary)
+    weighted = phase_losses(pred, target, form, boundary, weight=torch.full_like(target, 2.5))
     for a, b in zip(plain, weighted):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
@@ -214,12 +214,12 @@ def test_zero_weight_bins_do_not_count_and_gradients_follow_the_weight():
     pred[0, 2] = PI  # a whole bin with the worst possible phase ...
     w = torch.ones(1, 4, 5)
     w[0, 2] = 0.0  # ... that carries no weight
-    ip = instantaneous_phase_loss(target, pred, "cos", weight=w)
+    ip = instantaneous_phase_loss(pred, target, "cos", weight=w)
     assert float(ip) == pytest.approx(-1.0)
-    ptd = phase_time_difference_loss(target, pred, "abs", "none", weight=w)
+    ptd = phase_time_difference_loss(pred, target, "abs", "none", weight=w)
     assert float(ptd) == pytest.approx(0.0, abs=1e-7)
     p = pred.clone().requires_grad_(True)
-    instantaneous_phase_loss(target, p + 0.3, "cos", weight=w).backward()
+    instantaneous_phase_loss(p + 0.3, target, "cos", weight=w).backward()
     assert torch.all(p.grad[0, 2] == 0) and torch.all(p.grad[0, 1] != 0)
 
 

@@ -144,7 +144,7 @@ def test_save_and_load_roundtrip(tmp_path):
     model.set_normalization(torch.linspace(-70, -40, 64), torch.full((64,), 12.0))
     model.save_pretrained(tmp_path / "m", extra={"note": "test"})
     cfg = json.loads((tmp_path / "m" / "config.json").read_text())
-    assert cfg["model"]["hidden"] == 16 and cfg["note"] == "test"
+    assert cfg["model_type"] == "masker" and cfg["config"]["hidden"] == 16 and cfg["note"] == "test"
     loaded = MaskerGainPredictor.from_pretrained(tmp_path / "m")
     s, k = _inputs()
     with torch.no_grad():
@@ -160,9 +160,9 @@ def test_load_errors(tmp_path):
     state = load_file(str(tmp_path / "m" / "model.safetensors"))
     state.pop("head.0.weight")
     save_file(state, str(tmp_path / "m" / "model.safetensors"))
-    with pytest.raises(ValueError, match="missing keys: head.0.weight"):
+    with pytest.raises(ValueError, match=r"missing 1 key\(s\): head.0.weight"):
         MaskerGainPredictor.from_pretrained(tmp_path / "m")
-    (tmp_path / "m" / "config.json").write_text('{"model": {"hidden": 16, "colour": 1}}')
+    (tmp_path / "m" / "config.json").write_text('{"model": {"hidden": 16, "colour": 1}}')  # old layout
     with pytest.raises(ValueError, match="unknown MaskerGainConfig key"):
         MaskerGainPredictor.from_pretrained(tmp_path / "m")
     with pytest.raises(FileNotFoundError, match="no such model folder"):

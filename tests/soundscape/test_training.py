@@ -64,7 +64,8 @@ def test_synthetic_task_trains_exports_and_reloads(tmp_path):
     export_checkpoint(best, tmp_path / "export")
     loaded = MaskerGainPredictor.from_pretrained(tmp_path / "export")
     cfg = json.loads((tmp_path / "export" / "config.json").read_text())
-    assert cfg["model"]["hidden"] == 16 and cfg["training"]["source"] == "synthetic"
+    assert cfg["model_type"] == "masker" and cfg["config"]["hidden"] == 16
+    assert cfg["training"]["source"] == "synthetic"
     mu, ls = predict(loaded, data["val"])
     assert mu.shape == ls.shape == (16,)
     report = selection_check(loaded, task.synthetic_split("test"))

@@ -220,8 +220,8 @@ def test_spectral_only_training_with_amplitude_weighted_phase(tones_dir, tmp_pat
     terms = task.spectral_losses(out, target, y)
     form, boundary = task.config.loss.phase_form, task.config.loss.phase_boundary
     weight = amplitude_weight(target["spectrum"].abs())
-    want = phase_losses(target["phase"], out.phase, form, boundary, weight)
-    plain = phase_losses(target["phase"], out.phase, form, boundary)
+    want = phase_losses(out.phase, target["phase"], form, boundary, weight)
+    plain = phase_losses(out.phase, target["phase"], form, boundary)
     assert float(terms["phase_ip"]) == pytest.approx(float(want.ip), rel=1e-6)
     assert float(terms["phase_ptd"]) == pytest.approx(float(want.ptd), rel=1e-6)
     assert float(terms["phase_ip"]) != pytest.approx(float(plain.ip), rel=1e-3)

@@ -116,7 +116,7 @@ def test_pretrained_round_trip(tmp_path, cls, cfg):
     other = APNet2 if cls is APNet else APNet
     with pytest.raises(ValueError, match="holds a"):
         other.from_pretrained(tmp_path / "m")
-    with pytest.raises(ValueError, match="not an audiokit pretrained folder"):
+    with pytest.raises(FileNotFoundError, match="a pretrained folder holds config.json"):
         cls.from_pretrained(tmp_path)
 
 

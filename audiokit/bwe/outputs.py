@@ -1,0 +1,49 @@
+"""What the AP-BWE generators return and the check of their inputs (shared by :class:`APBWE` and
+:class:`FusedAPBWE`, so neither module imports the other for it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from audiokit.frontend import spectrum_from_amplitude_phase
+
+__all__ = ["BWEOutput", "check_spectra"]
+
+
+@dataclass
+class BWEOutput:
+    """Generator output, each ``(B, F, N)``: wideband ``log_amplitude`` = ln(|X| + 1e-4) and wrapped
+    ``phase`` in (-pi, pi]."""
+
+    log_amplitude: torch.Tensor
+    phase: torch.Tensor
+
+    @property
+    def spectrum(self) -> torch.Tensor:
+        """Complex spectrum ``exp(log_amplitude) * e^{j phase}`` ``(B, F, N)`` (floor not removed, as
+        the official ISTFT)."""
+        return spectrum_from_amplitude_phase(self.log_amplitude, self.phase)
+
+    @property
+    def real_imag(self) -> torch.Tensor:
+        """Real and imaginary parts stacked last, ``(B, F, N, 2)``: the official ``com_wb`` used by the
+        complex and consistency losses."""
+        amp = torch.exp(self.log_amplitude)
+        return torch.stack((amp * torch.cos(self.phase), amp * torch.sin(self.phase)), dim=-1)
+
+    def __iter__(self):
+        # ``mag, pha = model(mag_nb, pha_nb)`` unpacking
+        return iter((self.log_amplitude, self.phase))
+
+
+def check_spectra(log_amplitude: torch.Tensor, phase: torch.Tensor, n_bins: int) -> None:
+    """Raise ``ValueError`` unless ``log_amplitude`` and ``phase`` are equal ``(B, n_bins, N)``."""
+    if log_amplitude.dim() != 3 or log_amplitude.shape != phase.shape:
+        raise ValueError(
+            f"expected log_amplitude and phase of equal shape (B, {n_bins}, N), got "
+            f"{tuple(log_amplitude.shape)} and {tuple(phase.shape)}"
+        )
+    if log_amplitude.shape[1] != n_bins:
+        raise ValueError(f"expected {n_bins} frequency bins on dim 1, got {log_amplitude.shape[1]}")
