@@ -19,7 +19,12 @@ from torch import nn
 from audiokit.bwe.config import APBWEConfig
 from audiokit.bwe.inference import BandwidthExtender
 from audiokit.bwe.modules import ChannelLayerNorm, ConvNeXtBlock, init_convnext_weights
-from audiokit.checkpoints import load_state_dict_strict, read_state_dict
+from audiokit.checkpoints import (
+    checkpoint_errors,
+    load_state_dict_strict,
+    read_pretrained_files,
+    read_state_dict,
+)
 from audiokit.frontend import STFT, spectrum_from_amplitude_phase
 
 __all__ = ["APBWE", "BWEOutput", "load_state_dict_strict", "read_official_checkpoint"]
@@ -157,22 +162,13 @@ class APBWE(BandwidthExtender, nn.Module):
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, map_location: str | torch.device = "cpu") -> APBWE:
         """Load ``model.safetensors`` + ``config.json`` from a folder written by :meth:`save_pretrained`."""
-        from safetensors.torch import load_file
-
         path = Path(path)
-        if not path.is_dir():
-            raise FileNotFoundError(f"{path}: no such model folder")
         cfg_path, w_path = path / CONFIG_NAME, path / WEIGHTS_NAME
-        for p in (cfg_path, w_path):
-            if not p.exists():
-                raise FileNotFoundError(
-                    f"{p}: missing (a pretrained AP-BWE folder needs {CONFIG_NAME} and {WEIGHTS_NAME})"
-                )
-        meta = json.loads(cfg_path.read_text(encoding="utf-8"))
+        meta, state = read_pretrained_files(path, map_location, CONFIG_NAME, WEIGHTS_NAME)
         if meta.get("model", "APBWE") != "APBWE":
             raise ValueError(f"{cfg_path}: holds a {meta.get('model')!r} model, not APBWE")
-        config = APBWEConfig.from_dict(meta.get("config", meta))
-        state = load_file(str(w_path), device=str(map_location))
+        with checkpoint_errors(cfg_path):
+            config = APBWEConfig.from_dict(meta.get("config", meta))
         return cls._from_state_dict(config, state, map_location, str(w_path))
 
     def save_pretrained(self, path: str | os.PathLike, extra: dict | None = None) -> Path:

@@ -116,16 +116,14 @@ def resolve_model_spec(checkpoint: str | None, preset: str | None) -> dict[str, 
     if not path.exists():
         raise CLIError(f"{path}: no such checkpoint")
     if path.is_dir():
-        import json
+        from audiokit.checkpoints import checkpoint_errors, read_config_json
 
         cfg_file = path / "config.json"
         if not cfg_file.exists():
             raise CLIError(f"{path}: not an audiokit pretrained folder (no config.json)")
-        try:
-            meta = json.loads(cfg_file.read_text(encoding="utf-8"))
+        meta = read_config_json(cfg_file)
+        with checkpoint_errors(cfg_file):
             cfg = APBWEConfig.from_dict(meta.get("config", meta))
-        except (ValueError, AttributeError) as e:
-            raise CLIError(f"{cfg_file}: not an AP-BWE config ({e})") from None
         want = APBWEConfig.preset(preset) if preset is not None else cfg
         if (want.lr_sampling_rate, want.hr_sampling_rate) != (cfg.lr_sampling_rate, cfg.hr_sampling_rate):
             raise CLIError(f"{path} holds a {cfg.name} model, not {preset}")

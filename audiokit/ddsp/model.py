@@ -286,24 +286,13 @@ class DDSPAutoencoder(nn.Module):
         cls, directory: str | Path, map_location: str | torch.device = "cpu"
     ) -> DDSPAutoencoder:
         """Load a model saved by :meth:`save_pretrained` (strict: missing or extra weights raise)."""
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
+        from audiokit.checkpoints import checkpoint_errors, read_pretrained_files
 
         d = resolve_pretrained(directory)
-        for name in (CONFIG_NAME, WEIGHTS_NAME):
-            if not (d / name).is_file():
-                raise FileNotFoundError(
-                    f"{d / name}: missing (a DDSP model directory has {CONFIG_NAME} and {WEIGHTS_NAME})"
-                )
-        try:
-            config = DDSPConfig.from_dict(json.loads((d / CONFIG_NAME).read_text(encoding="utf-8")))
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{d / CONFIG_NAME}: not valid JSON ({e})") from None
+        meta, state = read_pretrained_files(d, map_location, CONFIG_NAME, WEIGHTS_NAME)
+        with checkpoint_errors(d / CONFIG_NAME):
+            config = DDSPConfig.from_dict(meta)
         model = cls(config)
-        try:
-            state = load_file(str(d / WEIGHTS_NAME), device=str(map_location))
-        except (SafetensorError, OSError) as e:
-            raise ValueError(f"{d / WEIGHTS_NAME}: cannot read weights ({e})") from None
         own = model.state_dict()
         missing = sorted(set(own) - set(state))
         extra = sorted(set(state) - set(own))

@@ -439,21 +439,13 @@ class MaskerGainPredictor(nn.Module):
     def from_pretrained(cls, path: str | os.PathLike) -> MaskerGainPredictor:
         """Load a folder written by :meth:`save_pretrained` (strict: missing or unexpected weight keys
         raise ``ValueError``). ``path`` may also name a bundled model (``"masker_tiny"``)."""
-        from safetensors.torch import load_file
+        from audiokit.checkpoints import checkpoint_errors, read_pretrained_files
 
         folder = resolve_pretrained(path)
         cfg_path, weights = folder / "config.json", folder / "model.safetensors"
-        for p in (cfg_path, weights):
-            if not p.is_file():
-                raise FileNotFoundError(
-                    f"{p}: no such file (a masker model folder holds config.json and model.safetensors)"
-                )
-        try:
-            meta = json.loads(cfg_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{cfg_path}: not valid JSON ({e})") from None
-        model = cls(MaskerGainConfig.from_dict(meta.get("model", meta)))
-        state = load_file(str(weights))
+        meta, state = read_pretrained_files(folder)
+        with checkpoint_errors(cfg_path):
+            model = cls(MaskerGainConfig.from_dict(meta.get("model", meta)))
         expected = set(model.state_dict())
         missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
         if missing or unexpected:

@@ -19,9 +19,17 @@ from typing import Any, ClassVar, TypeVar
 import torch
 from torch import nn
 
+from audiokit.checkpoints import checkpoint_errors
 from audiokit.frontend import STFT, MelSpectrogram
 from audiokit.vocoders.blocks import apply_weight_norm, fold_weight_norm, has_weight_norm
-from audiokit.vocoders.checkpoint import check_state_dict, read_pretrained, read_state_dict, write_pretrained
+from audiokit.vocoders.checkpoint import (
+    CONFIG_NAME,
+    WEIGHTS_NAME,
+    check_state_dict,
+    read_pretrained,
+    read_state_dict,
+    write_pretrained,
+)
 from audiokit.vocoders.config import VocoderConfig
 
 __all__ = ["VocoderOutput", "SpectralVocoder"]
@@ -360,7 +368,8 @@ class SpectralVocoder(nn.Module):
             raise ValueError(f"{path}: unknown model_type {model_type!r}; known: {sorted(_registry())}")
         if cls is not SpectralVocoder and not issubclass(target, cls):
             raise ValueError(f"{path} holds a {model_type!r} model, not {cls.model_type!r}")
-        cfg = target.config_class.from_dict(cfg_dict)
+        with checkpoint_errors(_config_file(path)):
+            cfg = target.config_class.from_dict(cfg_dict)
         cfg = target._config_for_state_dict(cfg, sd)
         model = target(cfg)
         check_state_dict(model.state_dict(), sd, f"{path}")
@@ -370,6 +379,13 @@ class SpectralVocoder(nn.Module):
     def extra_repr(self) -> str:
         c = self.config
         return f"sample_rate={c.sample_rate}, n_fft={c.n_fft}, hop={c.hop_length}, win={c.win_length}"
+
+
+def _config_file(path: str | os.PathLike) -> Path:
+    p = Path(path)
+    return (
+        p if p.name == CONFIG_NAME else p.parent / CONFIG_NAME if p.name == WEIGHTS_NAME else p / CONFIG_NAME
+    )
 
 
 def _registry() -> dict[str, type[SpectralVocoder]]:

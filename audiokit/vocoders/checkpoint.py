@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from audiokit.checkpoints import check_state_dict, read_state_dict
+from audiokit.checkpoints import check_state_dict, invalid_checkpoint, read_pretrained_files, read_state_dict
 
 __all__ = [
     "WEIGHTS_NAME",
@@ -66,9 +66,12 @@ def write_pretrained(
 
 def read_pretrained(path: str | os.PathLike) -> tuple[str, dict[str, Any], dict[str, torch.Tensor]]:
     """Read a pretrained folder (or its ``config.json``/``model.safetensors``):
-    ``(model_type, config_dict, state_dict)``."""
-    from safetensors.torch import load_file
+    ``(model_type, config_dict, state_dict)``.
 
+    Raises:
+        FileNotFoundError: no such folder.
+        ValueError: not a pretrained folder, or ``not a valid checkpoint: <file>: <reason>``.
+    """
     p = Path(path)
     if p.is_file() and p.name in (CONFIG_NAME, WEIGHTS_NAME):
         p = p.parent
@@ -77,10 +80,7 @@ def read_pretrained(path: str | os.PathLike) -> tuple[str, dict[str, Any], dict[
     cfg_path, w_path = p / CONFIG_NAME, p / WEIGHTS_NAME
     if not p.is_dir() or not cfg_path.exists() or not w_path.exists():
         raise ValueError(f"{p}: not an audiokit pretrained folder (needs {CONFIG_NAME} and {WEIGHTS_NAME})")
-    try:
-        meta = json.loads(cfg_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{cfg_path}: invalid JSON ({e})") from None
-    if not isinstance(meta, dict) or "model_type" not in meta or "config" not in meta:
-        raise ValueError(f"{cfg_path}: needs 'model_type' and 'config' entries")
-    return str(meta["model_type"]), dict(meta["config"]), load_file(str(w_path))
+    meta, state = read_pretrained_files(p)
+    if "model_type" not in meta or not isinstance(meta.get("config"), dict):
+        raise invalid_checkpoint(cfg_path, "needs 'model_type' and 'config' entries")
+    return str(meta["model_type"]), dict(meta["config"]), state
