@@ -22,7 +22,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from audiokit.cli._common import add_batch_arguments
+from audiokit.cli._common import add_batch_arguments, positive_int
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--chunk-frames",
-        type=int,
+        type=positive_int,
         default=None,
         help="STFT frames per network call for long files (bounded memory, same result); default 512 "
         "for fp32/bf16, 2048 for reference",
@@ -101,7 +101,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="outputs above full scale: limit (default) scales the file down to a 0.999 peak, clip clips "
         "it, none leaves it (float outputs keep it, integer ones are clipped); reported once per batch",
     )
-    p.add_argument("--threads", type=int, default=None, help="torch intra-op threads per worker")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch intra-op threads per worker")
     add_batch_arguments(p)
     p.set_defaults(func=run)
 
@@ -245,10 +245,6 @@ def run(args: argparse.Namespace) -> int:
     from audiokit.cli import CLIError
     from audiokit.cli._common import collect_items, existing_dir
 
-    if args.chunk_frames is not None and args.chunk_frames < 1:
-        raise CLIError(f"--chunk-frames must be positive, got {args.chunk_frames}")
-    if args.threads is not None and args.threads < 1:
-        raise CLIError(f"--threads must be positive, got {args.threads}")
     existing_dir(args.in_dir)
     spec = resolve_model_spec(args.checkpoint, args.preset)
     try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from audiokit.cli._common import add_batch_arguments
+from audiokit.cli._common import add_batch_arguments, nonneg_int, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,7 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("in_dir", metavar="IN_DIR", nargs="?")
     p.add_argument("out_dir", metavar="OUT_DIR", nargs="?")
     mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--variants", type=int, default=None, metavar="N", help="N random variants per file")
+    mode.add_argument(
+        "--variants", type=positive_int, default=None, metavar="N", help="N random variants per file"
+    )
     mode.add_argument("--search", action="store_true", help="search per file against --target")
     space = p.add_mutually_exclusive_group()
     space.add_argument(
@@ -32,7 +34,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--perturbations", default=None, metavar="A,B,C", help="perturbation names, applied in order"
     )
     p.add_argument(
-        "--choose", type=int, default=None, metavar="K", help="apply K of the perturbations per variant"
+        "--choose",
+        type=positive_int,
+        default=None,
+        metavar="K",
+        help="apply K of the perturbations per variant",
     )
     p.add_argument("--config", default=None, metavar="APT.yaml", help="job config (flags override it)")
     p.add_argument("--seed", type=int, default=None, help="base seed (per-file seeds derive from it)")
@@ -48,10 +54,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--constraint", default=None, help="estoi[:0.6], snr[:10], asr[:0.8] or package.module:factory"
     )
     p.add_argument(
-        "--budget", type=int, default=None, help="trials per file (search; default 30, 10 for ajailbench)"
+        "--budget",
+        type=positive_int,
+        default=None,
+        help="trials per file (search; default 30, 10 for ajailbench)",
     )
     p.add_argument("--sampler", default=None, help="gp (default), tpe, random or ajailbench")
-    p.add_argument("--n-startup", type=int, default=None, help="random start-up trials of gp/tpe")
+    p.add_argument("--n-startup", type=nonneg_int, default=None, help="random start-up trials of gp/tpe")
     p.add_argument("--peak", default=None, choices=["limit", "clip", "none"], help="over-full-scale policy")
     p.add_argument(
         "--index",
@@ -89,6 +98,27 @@ def _list() -> int:
     print(f"presets: {', '.join(PRESETS)}")
     print(f"samplers: {', '.join(SAMPLERS)}")
     return 0
+
+
+def _check_target_and_constraint(cfg) -> None:
+    """Build the target and constraint once here (in either mode), so that a bad spec is a usage
+    error before any work rather than an error on every file."""
+    from audiokit.perturb.constraints import make_constraint
+    from audiokit.perturb.targets import make_target
+
+    search = cfg.mode == "search"
+    target = cfg.search.target if search else cfg.target
+    constraint = cfg.search.constraint if search else cfg.constraint
+    if target is not None:
+        try:
+            make_target(target)
+        except (ImportError, AttributeError, TypeError) as e:
+            raise ValueError(f"--target {target!r}: {e}") from None
+    if constraint is not None or search:
+        try:
+            make_constraint(constraint)
+        except (ImportError, AttributeError, TypeError) as e:
+            raise ValueError(f"--constraint {constraint!r}: {e}") from None
 
 
 #: modules the worker processes need, imported once by the pool's server process
@@ -165,6 +195,7 @@ def _run(args: argparse.Namespace, pool: object) -> int:
             setattr(cfg.search, attr, flag)
     cfg.validate()
     cfg.chain()  # fail early on a bad perturbation spec
+    _check_target_and_constraint(cfg)
     in_dir = existing_dir(args.in_dir) if args.index is None else Path(args.in_dir)
     out_dir = Path(args.out_dir)
     if out_dir.resolve() == in_dir.resolve():
@@ -172,12 +203,6 @@ def _run(args: argparse.Namespace, pool: object) -> int:
     items = make_items(in_dir, out_dir, cfg, args.shard, args.index)
     if not items:
         raise CLIError(f"{in_dir}: no audio files found")
-    if cfg.mode == "search":  # build the target/constraint once here: a bad spec is a usage error
-        from audiokit.perturb.constraints import make_constraint
-        from audiokit.perturb.targets import make_target
-
-        make_target(cfg.search.target)
-        make_constraint(cfg.search.constraint)
     optuna.logging.set_verbosity(optuna.logging.WARNING if args.verbose < 2 else optuna.logging.INFO)
     logging.getLogger("optuna").setLevel(logging.WARNING)
     out_dir.mkdir(parents=True, exist_ok=True)
