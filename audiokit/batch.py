@@ -51,7 +51,8 @@ def find_audio(root: str | os.PathLike, extensions: Iterable[str] | None = None)
     """Audio files under ``root`` (recursive), as sorted paths relative to ``root``.
 
     ``extensions`` defaults to :data:`audiokit.io.AUDIO_EXTENSIONS`. Hidden files and folders
-    (names starting with ``.``, e.g. temporary outputs) are ignored.
+    (names starting with ``.``, e.g. temporary outputs) are ignored. A folder that cannot be
+    listed (no permission, vanished) is logged as a warning and left out.
     """
     if extensions is None:
         from audiokit.io import AUDIO_EXTENSIONS  # imported here: audiokit.io imports torch
@@ -62,7 +63,11 @@ def find_audio(root: str | os.PathLike, extensions: Iterable[str] | None = None)
         raise ValueError(f"{root}: not a directory")
     exts = {e.lower() if e.startswith(".") else "." + e.lower() for e in extensions}
     out = []
-    for dirpath, dirnames, filenames in os.walk(root):
+
+    def unreadable(e: OSError) -> None:
+        log.warning("%s: folder skipped, cannot list it (%s)", e.filename, e.strerror or e)
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in filenames:
             if not name.startswith(".") and Path(name).suffix.lower() in exts:

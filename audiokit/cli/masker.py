@@ -192,6 +192,7 @@ def run_mix(args: argparse.Namespace) -> int:
     from audiokit.cli import CLIError
     from audiokit.io import load, resample, save
     from audiokit.soundscape import fit_length, leq_db, mix_waveforms
+    from audiokit.soundscape.ranking import check_masker_length
 
     s_path, m_path = existing_file(args.soundscape), existing_file(args.masker)
     out = Path(args.out)
@@ -199,6 +200,7 @@ def run_mix(args: argparse.Namespace) -> int:
         raise CLIError(f"{out}: exists (use --force to overwrite)")
     s, sr = load(s_path)
     m, msr = load(m_path, mono=True)
+    check_masker_length(m.shape[-1], msr, str(m_path))
     if msr != sr:
         m = resample(m, msr, sr)
     s = s * 10.0 ** (args.soundscape_gain_db / 20.0)
