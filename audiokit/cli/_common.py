@@ -25,6 +25,7 @@ __all__ = [
     "positive_float",
     "nonneg_float",
     "gain_db",
+    "seed",
     "check_gain_db",
     "MAX_GAIN_DB",
 ]
@@ -54,6 +55,14 @@ def nonneg_int(text: str) -> int:
     v = int(_number(text, int))
     if v < 0:
         raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
+    return v
+
+
+def seed(text: str) -> int:
+    """``type=`` for random seeds: an integer in [0, 2**63) (what both torch and numpy accept)."""
+    v = int(_number(text, int))
+    if not 0 <= v < 2**63:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, 2**63), got {text!r}")
     return v
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from audiokit.cli._common import add_batch_arguments, nonneg_int, positive_int
+from audiokit.cli._common import add_batch_arguments, nonneg_int, positive_int, seed
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="apply K of the perturbations per variant",
     )
     p.add_argument("--config", default=None, metavar="APT.yaml", help="job config (flags override it)")
-    p.add_argument("--seed", type=int, default=None, help="base seed (per-file seeds derive from it)")
+    p.add_argument("--seed", type=seed, default=None, help="base seed (per-file seeds derive from it)")
     p.add_argument("--target", default=None, help="keyword:WORD, http(s)://URL or package.module:factory")
     p.add_argument(
         "--target-arg",

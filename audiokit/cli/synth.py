@@ -22,6 +22,7 @@ from audiokit.cli._common import (
     gain_db,
     nonneg_float,
     positive_int,
+    seed,
 )
 
 #: Longest ``synth notes`` output in seconds (memory grows with the length: about 0.6 MB per second
@@ -75,7 +76,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     tt.add_argument(
         "--mix-down", action="store_true", help="average multichannel input to mono (else an error)"
     )
-    tt.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    tt.add_argument("--seed", type=seed, default=0, help="noise seed (default 0)")
     add_batch_arguments(tt)
     tt.set_defaults(func=run_timbre_transfer)
 
@@ -101,7 +102,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     nt.add_argument(
         "--glide-ms", type=nonneg_float, default=30.0, help="portamento between notes (default 30)"
     )
-    nt.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    nt.add_argument("--seed", type=seed, default=0, help="noise seed (default 0)")
     nt.set_defaults(func=run_notes)
 
 

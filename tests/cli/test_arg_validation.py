@@ -67,6 +67,8 @@ CASES = [
     ("perturb {d}/in {o} --variants 1 --choose 0", "--choose"),
     ("perturb {d}/in {o} --search --target keyword:yes --budget 0", "--budget"),
     ("perturb {d}/in {o} --workers -1", "--workers"),
+    ("perturb {d}/in {o} --variants 1 --seed -1", "--seed"),
+    ("synth notes {o}/n.wav --f0 A4 --seed 18446744073709551616", "--seed"),
     ("eval {d}/ref {d}/in --sr 0 --out {o}/r.csv", "--sr"),
     ("eval {d}/ref {d}/in --metrics lsd_hf --cutoff-hz nan --out {o}/r.csv", "--cutoff-hz"),
     ("eval {d}/ref {d}/in --metrics lsd_hf --cutoff-hz -5 --out {o}/r.csv", "--cutoff-hz"),
