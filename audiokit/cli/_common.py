@@ -30,6 +30,9 @@ __all__ = [
     "MAX_GAIN_DB",
 ]
 
+#: Most values a ``start:stop:step`` range may expand to (a tiny step is a typo, not a request).
+MAX_RANGE_VALUES = 10_000
+
 #: Largest gain magnitude accepted in dB (10^(200/20) = 1e10; beyond that a gain is a typo).
 MAX_GAIN_DB = 200.0
 
@@ -167,9 +170,13 @@ def parse_range(spec: str) -> list[float]:
             if len(parts) != 3 or parts[2] == 0:
                 raise ValueError
             start, stop, step = parts
+            if not all(math.isfinite(v) for v in parts):
+                raise ValueError
             n = int(math.floor((stop - start) / step + 1e-9)) + 1
             if n < 1:
                 raise ValueError
+            if n > MAX_RANGE_VALUES:
+                raise CLIError(f"range {spec!r} gives {n} values; at most {MAX_RANGE_VALUES}")
             return [float(v) for v in np.round(start + step * np.arange(n), 10)]
         return [float(v) for v in spec.split(",") if v.strip()]
     except ValueError:

@@ -75,7 +75,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="reuse/store the masker features in this file",
     )
     # let "--gains -6:6:1" read as a value, not as an option (argparse only knows "-6" and "-0.5")
-    r._negative_number_matcher = re.compile(r"^-\d+$|^-\d*\.\d+$|^-\d[\d.:,\-]*$")
+    r._negative_number_matcher = re.compile(r"^-\d+$|^-\d*\.\d+$|^-\d[\d.:,eE\-]*$")
     r.set_defaults(func=run_rank)
 
     m = msub.add_parser(

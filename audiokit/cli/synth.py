@@ -25,9 +25,10 @@ from audiokit.cli._common import (
     seed,
 )
 
-#: Longest ``synth notes`` output in seconds (memory grows with the length: about 0.6 MB per second
-#: at 16 kHz, so one hour stays near 2 GB).
+#: Longest ``synth notes`` output in seconds at 16 kHz (memory grows with the number of samples:
+#: about 0.6 MB per second at 16 kHz, so one hour stays near 2 GB); higher rates allow proportionally less.
 MAX_NOTES_SECONDS = 3600.0
+MAX_NOTES_SAMPLES = int(MAX_NOTES_SECONDS * 16000)
 #: Largest ``--pitch-shift`` magnitude in semitones (eight octaves).
 MAX_PITCH_SHIFT = 96.0
 
@@ -250,7 +251,7 @@ def run_notes(args: argparse.Namespace) -> int:
     loudness = _per_note(args.loudness, len(notes), "--loudness")
     if any(d <= 0 for d in durations):
         raise CLIError("--duration values must be positive")
-    if sum(durations) > MAX_NOTES_SECONDS:
+    if sum(durations) > MAX_NOTES_SECONDS:  # before anything is loaded or allocated
         raise CLIError(f"--duration: {sum(durations):g} s in all; at most {MAX_NOTES_SECONDS:g} s per call")
     for ld in loudness:
         check_gain_db(ld, "--loudness")
@@ -264,6 +265,9 @@ def run_notes(args: argparse.Namespace) -> int:
         model, sr, frame_rate = None, args.sample_rate, 250
         if sr % frame_rate:
             raise CLIError(f"--sample-rate must be a multiple of {frame_rate}")
+    if sum(durations) * sr > MAX_NOTES_SAMPLES:
+        limit = MAX_NOTES_SAMPLES / sr
+        raise CLIError(f"--duration: {sum(durations):g} s in all; at most {limit:g} s at {sr} Hz per call")
     if max(notes) >= sr / 2:
         raise CLIError(f"a note of {max(notes):.0f} Hz is at or above Nyquist ({sr / 2:.0f} Hz)")
     f0, ld = notes_to_controls(

@@ -39,6 +39,7 @@ CASES = [
     ("synth notes {o}/n.wav --f0 A4 --vibrato-hz nan", "--vibrato-hz"),
     ("synth notes {o}/n.wav --f0 A4 --vibrato-cents -5", "--vibrato-cents"),
     ("synth notes {o}/n.wav --f0 A4 --sample-rate 0", "--sample-rate"),
+    ("synth notes {o}/n.wav --f0 A4 --duration 100 --sample-rate 1000000000", "--duration"),
     ("synth notes {o}/n.wav --f0 nan", "--f0"),
     ("synth notes {o}/n.wav --f0 -440", "--f0"),
     ("synth timbre-transfer {d}/in {o} --model ddsp_tiny --pitch-shift nan", "--pitch-shift"),
@@ -77,6 +78,7 @@ CASES = [
     ("masker rank {d}/scape.wav --maskers {d}/maskers --risk-k nan --out {o}/r.csv", "--risk-k"),
     ("masker rank {d}/scape.wav --maskers {d}/maskers --threshold inf --out {o}/r.csv", "--threshold"),
     ("masker rank {d}/scape.wav --maskers {d}/maskers --gains 0,1e308 --out {o}/r.csv", "--gains"),
+    ("masker rank {d}/scape.wav --maskers {d}/maskers --gains -6:6:1e-9 --out {o}/r.csv", "-6:6:1e-9"),
     (
         "masker rank {d}/scape.wav --maskers {d}/maskers --soundscape-gain-db nan --out {o}/r.csv",
         "--soundscape-gain-db",
