@@ -181,7 +181,8 @@ def find_audio(
 
     ``extensions`` defaults to :data:`audiokit.io.AUDIO_EXTENSIONS`. Hidden files and folders
     (names starting with ``.``, e.g. temporary outputs) are ignored, and so are the folders in
-    ``exclude`` (e.g. an output folder inside ``root``, whose outputs must not become inputs).
+    ``exclude`` (e.g. an output folder inside ``root``, whose outputs must not become inputs). A
+    folder that cannot be listed (no permission, vanished) is logged as a warning and left out.
     """
     if extensions is None:
         from audiokit.io import AUDIO_EXTENSIONS  # imported here: audiokit.io imports torch
@@ -193,7 +194,11 @@ def find_audio(
     exts = {e.lower() if e.startswith(".") else "." + e.lower() for e in extensions}
     skip = {Path(p).resolve() for p in exclude}
     out = []
-    for dirpath, dirnames, filenames in os.walk(root):
+
+    def unreadable(e: OSError) -> None:
+        log.warning("%s: folder skipped, cannot list it (%s)", e.filename, e.strerror or e)
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable):
         dirnames[:] = sorted(
             d for d in dirnames if not d.startswith(".") and (Path(dirpath) / d).resolve() not in skip
         )

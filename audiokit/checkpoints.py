@@ -50,6 +50,8 @@ __all__ = [
     "PretrainedMixin",
     "invalid_checkpoint",
     "checkpoint_errors",
+    "read_safetensors",
+    "read_config_json",
 ]
 
 WEIGHTS_NAME = "model.safetensors"
@@ -79,7 +81,8 @@ def read_state_dict(
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: a folder, an unreadable file, or content that is not a state dict.
+        ValueError: a folder; ``not a valid checkpoint: <path>: <reason>`` for an unreadable file or
+            content that is not a state dict.
     """
     if isinstance(source, Mapping):
         obj: Any = source
@@ -90,21 +93,22 @@ def read_state_dict(
         if path.is_dir():
             raise ValueError(f"{path}: is a directory; pass the generator file (e.g. g_XXXXXXXX)")
         if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            obj = load_file(str(path), device=str(map_location))
+            obj = read_safetensors(path, map_location)
         else:
             try:
                 obj = torch.load(str(path), map_location=map_location, weights_only=True)
             except Exception as e:
-                raise ValueError(
-                    f"{path}: not a readable torch checkpoint ({type(e).__name__}: {e})"
+                raise invalid_checkpoint(
+                    path, f"not a readable torch checkpoint ({type(e).__name__}: {_reason(e)})"
                 ) from None
     if isinstance(obj, Mapping) and "generator" in obj and isinstance(obj["generator"], Mapping):
         obj = obj["generator"]
     if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         keys = list(obj)[:10] if isinstance(obj, Mapping) else type(obj).__name__
-        raise ValueError(f"checkpoint is not a generator state dict (found {keys})")
+        reason = f"not a generator state dict (found {keys})"
+        if isinstance(source, Mapping):
+            raise ValueError(f"checkpoint is {reason}")
+        raise invalid_checkpoint(source, reason)
     sd = dict(obj)
     if sd and all(k.startswith("module.") for k in sd):
         sd = {k[len("module.") :]: v for k, v in sd.items()}
@@ -181,6 +185,48 @@ def checkpoint_errors(path: str | os.PathLike) -> Iterator[None]:
             raise
         raise invalid_checkpoint(path, e) from None
 
+
+def read_safetensors(
+    path: str | os.PathLike, map_location: str | torch.device = "cpu"
+) -> dict[str, torch.Tensor]:
+    """All tensors of a ``.safetensors`` file.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: ``not a valid checkpoint: ...`` for a corrupt, truncated or non-safetensors file.
+    """
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such checkpoint")
+    if path.is_dir():
+        raise invalid_checkpoint(path, "is a directory, expected a .safetensors file")
+    try:
+        return load_file(str(path), device=str(map_location))
+    except Exception as e:  # truncated, random bytes, not safetensors
+        raise invalid_checkpoint(path, f"cannot read weights ({type(e).__name__}: {_reason(e)})") from None
+
+
+def read_config_json(path: str | os.PathLike) -> dict[str, Any]:
+    """The JSON object of a checkpoint's ``config.json``.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: ``not a valid checkpoint: ...`` for bytes that are not JSON or JSON that is not an object.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise invalid_checkpoint(path, f"not valid JSON ({_reason(e)})") from None
+    if not isinstance(meta, dict):
+        raise invalid_checkpoint(path, f"expected a JSON object, got {type(meta).__name__}")
+    return meta
+
+
 def model_class(model_type: str) -> type:
     """The class registered for ``model_type`` in :data:`MODEL_TYPES` (imported on demand)."""
     try:
@@ -246,12 +292,7 @@ def read_pretrained_config(path: str | os.PathLike) -> PretrainedFolder:
     """Parse ``config.json`` of a pretrained folder (current or legacy layout); weights not loaded."""
     p = _folder(path)
     cfg_path = p / CONFIG_NAME
-    try:
-        meta = json.loads(cfg_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise invalid_checkpoint(cfg_path, f"not valid JSON ({e})") from None
-    if not isinstance(meta, dict):
-        raise invalid_checkpoint(cfg_path, f"expected a JSON object, got {type(meta).__name__}")
+    meta = read_config_json(cfg_path)
     meta = dict(meta)
     if "model_type" in meta and isinstance(meta.get("config"), dict):  # current layout (and the vocoders')
         model_type = str(meta.pop("model_type"))
@@ -275,15 +316,8 @@ def read_pretrained(
     path: str | os.PathLike, map_location: str | torch.device = "cpu"
 ) -> tuple[PretrainedFolder, dict[str, torch.Tensor]]:
     """``(folder description, state dict)`` of a pretrained folder."""
-    from safetensors.torch import load_file
-
     info = read_pretrained_config(path)
-    try:
-        state = load_file(str(info.weights), device=str(map_location))
-    except Exception as e:
-        raise invalid_checkpoint(
-            info.weights, f"cannot read weights ({type(e).__name__}: {_reason(e)})"
-        ) from None
+    state = read_safetensors(info.weights, map_location)
     return info, state
 
 

@@ -11,6 +11,7 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -26,12 +27,16 @@ __all__ = [
     "save",
     "atomic_write",
     "check_audio",
+    "writable_subtype",
+    "PEAK_MODES",
+    "limit_peaks",
 ]
 
 #: File extensions read by :func:`load` and by the batch commands.
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
 
-_INT_SUBTYPES = {"PCM_16", "PCM_24", "PCM_32", "PCM_S8", "PCM_U8", "ULAW", "ALAW"}
+#: Subtypes that hold samples beyond full scale; every other one (integer PCM, lossy codecs) is clipped.
+_FLOAT_SUBTYPES = {"FLOAT", "DOUBLE"}
 
 
 class AudioInfo:
@@ -151,6 +156,31 @@ def load(path: str | os.PathLike, sr: int | None = None, mono: bool = False) -> 
     return wav, int(file_sr)
 
 
+#: What to do when audio to be written exceeds full scale (``perturb --peak``, ``bwe --peak``):
+#: ``limit`` scales the whole signal down to the ``ceiling`` (reported as ``peak_gain_db``), ``clip``
+#: clips it (reporting how many samples), ``none`` leaves it (kept in float files; :func:`save`
+#: clips it in integer and lossy ones, with a warning).
+PEAK_MODES = ("limit", "clip", "none")
+
+
+def limit_peaks(
+    x: np.ndarray, mode: str = "limit", ceiling: float = 0.999
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Apply the peak policy to ``(C, T)`` audio; returns the audio and a report
+    ``{"peak": ...}``, plus ``"peak_gain_db"`` (limit) or ``"clipped_samples"`` (clip) when it acted."""
+    if mode not in PEAK_MODES:
+        raise ValueError(f"peak mode must be one of {PEAK_MODES}, got {mode!r}")
+    peak = float(np.abs(x).max())
+    report: dict[str, Any] = {"peak": round(peak, 6)}
+    if peak <= ceiling or mode == "none":
+        return x, report
+    if mode == "limit":
+        report["peak_gain_db"] = round(20.0 * np.log10(ceiling / peak), 4)
+        return (x * np.float32(ceiling / peak)).astype(np.float32), report
+    report["clipped_samples"] = int(np.sum(np.abs(x) > ceiling))
+    return np.clip(x, -ceiling, ceiling).astype(np.float32), report
+
+
 def _as_channels_first(wav: torch.Tensor | np.ndarray, path: Path) -> np.ndarray:
     x = wav.detach().cpu().to(torch.float32).numpy() if isinstance(wav, torch.Tensor) else np.asarray(wav)
     if x.ndim == 1:
@@ -209,18 +239,20 @@ def save(
     path: str | os.PathLike,
     wav: torch.Tensor | np.ndarray,
     sr: int,
-    subtype: str | None = "PCM_16",
+    subtype: str | None = None,
     clip: bool = True,
 ) -> Path:
     """Write ``(C, T)`` or ``(T,)`` audio atomically (temporary file + rename), creating parent folders.
 
     Args:
-        path: output file; the format follows the extension (wav, flac, ogg, ...).
+        path: output file; the format follows the extension (wav, flac, ogg, mp3, aiff).
         wav: samples in [-1, 1].
         sr: sample rate.
         subtype: libsndfile subtype (``"PCM_16"``, ``"PCM_24"``, ``"FLOAT"``, ...); ``None`` takes
-            the format's default.
-        clip: for integer subtypes, clip samples outside [-1, 1] (with a warning) instead of raising.
+            the format's default: ``PCM_16`` for wav/flac/aiff, ``VORBIS`` for ogg, ``MPEG_LAYER_III``
+            for mp3.
+        clip: for subtypes without headroom (integer PCM, lossy codecs), clip samples outside
+            [-1, 1] (with a warning) instead of raising.
 
     Raises:
         ValueError: empty audio, NaN/Inf samples, a wrong shape, or a bad rate/subtype; the message
@@ -235,17 +267,33 @@ def save(
     if not np.isfinite(x).all():
         raise ValueError(f"{path}: refusing to save audio that contains NaN or Inf samples")
     fmt = _format_for(path)
-    if subtype is not None and not sf.check_format(fmt, subtype):
+    if subtype is None:
+        subtype = sf.default_subtype(fmt)
+    elif not _can_write(fmt, subtype):
         raise ValueError(f"{path}: subtype {subtype!r} is not valid for format {fmt}")
     peak = float(np.abs(x).max())
-    if subtype in _INT_SUBTYPES and peak > 1.0:
+    if subtype not in _FLOAT_SUBTYPES and peak > 1.0:
         if not clip:
-            raise ValueError(f"{path}: peak {peak:.3f} exceeds full scale for integer subtype {subtype}")
+            raise ValueError(f"{path}: peak {peak:.3f} exceeds full scale for subtype {subtype}")
         warnings.warn(f"{path}: peak {peak:.3f} exceeds full scale; clipping to [-1, 1]", stacklevel=2)
         x = np.clip(x, -1.0, 1.0)
     with atomic_write(path) as tmp:
         sf.write(str(tmp), x.T, int(sr), subtype=subtype, format=fmt)
     return path
+
+
+def writable_subtype(path: str | os.PathLike, preferred: str | None) -> str:
+    """The subtype to write ``path`` with: ``preferred`` (e.g. the input file's) when the output
+    format can write it, else the format's default (so an mp3 input's subtype gives ``PCM_16`` in a wav)."""
+    fmt = _format_for(Path(path))
+    return preferred if preferred and _can_write(fmt, preferred) else sf.default_subtype(fmt)
+
+
+def _can_write(fmt: str, subtype: str) -> bool:
+    """``soundfile.check_format``, less the pairs libsndfile accepts there but cannot write (WAV + MPEG)."""
+    if subtype.startswith("MPEG_") and fmt != "MP3":
+        return False
+    return bool(sf.check_format(fmt, subtype))
 
 
 def _format_for(path: Path) -> str:

@@ -134,7 +134,15 @@ def pesq(ref, est, sample_rate: int, mode: str | None = None) -> float:
     r, e = _resample_np(r, sample_rate, target), _resample_np(e, sample_rate, target)
     if r.size < target // 4:
         raise ValueError(f"PESQ needs at least 0.25 s of audio, got {r.size / target:.3f} s")
-    return float(_pesq(target, r, e, mode))
+    if not np.any(r):
+        raise ValueError("PESQ: the reference is silent (all zeros); PESQ needs speech in the reference")
+    from pesq import PesqError
+
+    try:
+        return float(_pesq(target, r, e, mode))
+    except PesqError as err:  # e.g. NoUtterancesError on near-silence or non-speech
+        reason = err.args[0].decode() if err.args and isinstance(err.args[0], bytes) else str(err)
+        raise ValueError(f"PESQ: {reason.lower()} (the reference needs audible speech)") from None
 
 
 def stoi(ref, est, sample_rate: int, extended: bool = False) -> float:

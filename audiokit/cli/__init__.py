@@ -26,6 +26,14 @@ class CLIError(Exception):
     """A user-facing error: printed as one line, exit code 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose usage errors are one line (``audiokit CMD: error: ...``), exit code 2;
+    ``--help`` shows the usage."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _subcommand_modules() -> list:
     pkg = sys.modules[__name__]
     mods = []
@@ -39,7 +47,7 @@ def _subcommand_modules() -> list:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="audiokit",
         description="audiokit: vocoders, bandwidth extension, DDSP synthesis, perturbation and "
         "soundscape tools for folders of audio.",

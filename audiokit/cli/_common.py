@@ -1,4 +1,6 @@
-"""Argument helpers shared by the batch subcommands."""
+"""Argument helpers shared by the subcommands: batch flags, folders, and the ``type=`` checks that
+reject a bad number before any work (``positive_int``, ``finite_float``, ``gain_db``, ...): argparse
+turns their ``ArgumentTypeError`` into one usage line naming the flag, exit code 2."""
 
 from __future__ import annotations
 
@@ -11,13 +13,105 @@ import numpy as np
 from audiokit.batch import BatchItem, find_audio, parse_shard, shard
 from audiokit.cli import CLIError
 
-__all__ = ["add_batch_arguments", "collect_items", "parse_range", "existing_dir", "existing_file"]
+__all__ = [
+    "add_batch_arguments",
+    "collect_items",
+    "parse_range",
+    "existing_dir",
+    "existing_file",
+    "positive_int",
+    "nonneg_int",
+    "finite_float",
+    "positive_float",
+    "nonneg_float",
+    "gain_db",
+    "seed",
+    "check_gain_db",
+    "MAX_GAIN_DB",
+]
+
+#: Most values a ``start:stop:step`` range may expand to (a tiny step is a typo, not a request).
+MAX_RANGE_VALUES = 10_000
+
+#: Largest gain magnitude accepted in dB (10^(200/20) = 1e10; beyond that a gain is a typo).
+MAX_GAIN_DB = 200.0
+
+
+def _number(text: str, kind: type) -> float | int:
+    try:
+        return kind(text)
+    except ValueError:
+        what = "an integer" if kind is int else "a number"
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+
+
+def positive_int(text: str) -> int:
+    """``type=`` for counts that must be >= 1 (``--workers``, ``--threads``, ``--sr``, ...)."""
+    v = int(_number(text, int))
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return v
+
+
+def nonneg_int(text: str) -> int:
+    """``type=`` for counts that may be 0."""
+    v = int(_number(text, int))
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
+    return v
+
+
+def seed(text: str) -> int:
+    """``type=`` for random seeds: an integer in [0, 2**63) (what both torch and numpy accept)."""
+    v = int(_number(text, int))
+    if not 0 <= v < 2**63:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, 2**63), got {text!r}")
+    return v
+
+
+def finite_float(text: str) -> float:
+    """``type=`` for any finite number (no inf/nan)."""
+    v = float(_number(text, float))
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return v
+
+
+def positive_float(text: str) -> float:
+    """``type=`` for finite numbers > 0."""
+    v = finite_float(text)
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return v
+
+
+def nonneg_float(text: str) -> float:
+    """``type=`` for finite numbers >= 0."""
+    v = finite_float(text)
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
+    return v
+
+
+def check_gain_db(value: float, name: str) -> float:
+    """``value`` if it is a finite gain within +-:data:`MAX_GAIN_DB` dB, else ``CLIError`` naming ``name``."""
+    if not math.isfinite(value) or abs(value) > MAX_GAIN_DB:
+        raise CLIError(f"{name}: a gain must be finite and within +-{MAX_GAIN_DB:g} dB, got {value:g}")
+    return value
+
+
+def gain_db(text: str) -> float:
+    """``type=`` for gains in dB: finite and within +-:data:`MAX_GAIN_DB`."""
+    v = finite_float(text)
+    if abs(v) > MAX_GAIN_DB:
+        raise argparse.ArgumentTypeError(f"must be within +-{MAX_GAIN_DB:g} dB, got {text!r}")
+    return v
 
 
 def add_batch_arguments(p: argparse.ArgumentParser, workers: bool = True) -> None:
     """``--workers``, ``--shard i/N``, ``--force``, ``--no-progress``."""
     if workers:
-        p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+        p.add_argument("--workers", type=positive_int, default=1, help="local worker processes (default 1)")
     p.add_argument(
         "--shard", default=None, metavar="i/N", help="process only shard i of N (cluster job arrays)"
     )
@@ -81,9 +175,13 @@ def parse_range(spec: str) -> list[float]:
             if len(parts) != 3 or parts[2] == 0:
                 raise ValueError
             start, stop, step = parts
+            if not all(math.isfinite(v) for v in parts):
+                raise ValueError
             n = int(math.floor((stop - start) / step + 1e-9)) + 1
             if n < 1:
                 raise ValueError
+            if n > MAX_RANGE_VALUES:
+                raise CLIError(f"range {spec!r} gives {n} values; at most {MAX_RANGE_VALUES}")
             return [float(v) for v in np.round(start + step * np.arange(n), 10)]
         return [float(v) for v in spec.split(",") if v.strip()]
     except ValueError:

@@ -7,6 +7,11 @@ other rates go through the low rate. Channels are processed independently; the o
 input's duration, relative path, extension and sample format (``--subtype`` overrides; mp3 inputs
 are written as wav). Outputs are atomic and ``OUT_DIR/manifest.jsonl`` makes reruns resume (see
 :func:`audiokit.batch.open_job` for the rules every batch command shares).
+
+Extended speech can peak above full scale (the generated upper band adds to the input's peaks).
+``--peak`` states what happens then, as in ``audiokit perturb``: ``limit`` (default) scales that file
+down to a 0.999 peak, ``clip`` clips it, ``none`` leaves it (kept in float files, clipped by integer
+ones). The manifest records each file's peak and what was done; the command prints one summary line.
 """
 
 from __future__ import annotations
@@ -14,10 +19,11 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
-from audiokit.cli._common import add_batch_arguments
+from audiokit.cli._common import add_batch_arguments, positive_int
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +33,8 @@ DEFAULT_PRESET = "8k_16k"
 PRECISIONS = ("reference", "fp32", "bf16")
 #: ``audiokit.bwe.PRESETS`` names, listed here so that building the parser does not import torch.
 PRESET_NAMES = ("2k_16k", "4k_16k", "8k_16k", "8k_48k", "12k_48k", "16k_48k", "24k_48k")
+#: ``audiokit.io.PEAK_MODES`` (listed here so that building the parser does not import torch)
+PEAK_MODES = ("limit", "clip", "none")
 
 
 def bundled_model_dir() -> Path:
@@ -78,7 +86,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--chunk-frames",
-        type=int,
+        type=positive_int,
         default=None,
         help="STFT frames per network call for long files (bounded memory, same result); default 512 "
         "for fp32/bf16, 2048 for reference",
@@ -88,7 +96,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="output sample format (PCM_16, PCM_24, FLOAT, ...); default: that of each input file",
     )
-    p.add_argument("--threads", type=int, default=None, help="torch intra-op threads per worker")
+    p.add_argument(
+        "--peak",
+        choices=PEAK_MODES,
+        default="limit",
+        help="outputs above full scale: limit (default) scales the file down to a 0.999 peak, clip clips "
+        "it, none leaves it (float outputs keep it, integer ones are clipped); reported once per batch",
+    )
+    p.add_argument("--threads", type=positive_int, default=None, help="torch intra-op threads per worker")
     add_batch_arguments(p)
     p.set_defaults(func=run)
 
@@ -118,16 +133,14 @@ def resolve_model_spec(checkpoint: str | None, preset: str | None) -> dict[str, 
     if not path.exists():
         raise CLIError(f"{path}: no such checkpoint")
     if path.is_dir():
-        import json
+        from audiokit.checkpoints import checkpoint_errors, read_config_json
 
         cfg_file = path / "config.json"
         if not cfg_file.exists():
             raise CLIError(f"{path}: not an audiokit pretrained folder (no config.json)")
-        try:
-            meta = json.loads(cfg_file.read_text(encoding="utf-8"))
+        meta = read_config_json(cfg_file)
+        with checkpoint_errors(cfg_file):
             cfg = APBWEConfig.from_dict(meta.get("config", meta))
-        except (ValueError, AttributeError) as e:
-            raise CLIError(f"{cfg_file}: not an AP-BWE config ({e})") from None
         want = APBWEConfig.preset(preset) if preset is not None else cfg
         if (want.lr_sampling_rate, want.hr_sampling_rate) != (cfg.lr_sampling_rate, cfg.hr_sampling_rate):
             raise CLIError(f"{path} holds a {cfg.name} model, not {preset}")
@@ -159,27 +172,25 @@ def _model_for(spec: dict[str, Any], precision: str, compile: bool):
     return _MODELS[key]
 
 
-def output_subtype(src: str, dst: str, requested: str | None) -> str | None:
+def output_subtype(src: str, dst: str, requested: str | None) -> str:
     """The sample format of an output: ``requested``, else the input's when the output format
-    supports it, else the format's default."""
+    can write it, else the format's default (an mp3 input gives a ``PCM_16`` wav)."""
     import soundfile as sf
 
-    from audiokit.io import _format_for
+    from audiokit.io import writable_subtype
 
-    fmt = _format_for(Path(dst))
     if requested:
-        if not sf.check_format(fmt, requested):
+        if writable_subtype(dst, requested) != requested:
             raise ValueError(f"subtype {requested!r} is not valid for {Path(dst).suffix} files")
         return requested
-    subtype = sf.info(src).subtype
-    return subtype if sf.check_format(fmt, subtype) else None
+    return writable_subtype(dst, sf.info(src).subtype)
 
 
 def extend_file(item, spec: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
     """Batch worker: extend ``item.src`` into ``item.dst`` (top level, so it pickles)."""
     import torch
 
-    from audiokit.io import info, load, save
+    from audiokit.io import info, limit_peaks, load, save
 
     if options.get("threads"):
         torch.set_num_threads(int(options["threads"]))
@@ -195,15 +206,40 @@ def extend_file(item, spec: dict[str, Any], options: dict[str, Any]) -> dict[str
     out = model.extend(wav, sr, chunk_frames=chunk, keep_low_band=keep)
     hr = model.config.hr_sampling_rate
     subtype = output_subtype(item.src, item.dst, options["subtype"])
-    peak = float(out.abs().max())
-    save(item.dst, out, hr, subtype=subtype)
+    audio, peak = limit_peaks(out.numpy(), options["peak"])
+    with warnings.catch_warnings(record=True) as caught:  # counted in the batch summary instead
+        warnings.filterwarnings("always", message=".*exceeds full scale", category=UserWarning)
+        save(item.dst, audio, hr, subtype=subtype)
+    for w in caught:
+        if "exceeds full scale" in str(w.message):
+            peak["clipped_by_format"] = True
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return {
         "input_sample_rate": meta.sample_rate,
         "channels": meta.channels,
         "seconds": round(out.shape[-1] / hr, 3),
         "subtype": subtype,
-        "peak": round(peak, 4),
+        **peak,
     }
+
+
+def peak_summary(records: list[dict[str, Any]], mode: str) -> str | None:
+    """One line on the outputs that exceeded full scale and what ``--peak mode`` did with them,
+    from their manifest records; ``None`` when none did."""
+    over = [r for r in records if r.get("peak", 0.0) > 0.999]
+    if not over:
+        return None
+    top = max(r["peak"] for r in over)
+    head = f"peak ({mode}): {len(over)} of {len(records)} outputs exceeded full scale (max {top:.3f})"
+    if mode == "limit":
+        return head + f"; scaled down by up to {min(r.get('peak_gain_db', 0.0) for r in over):.2f} dB"
+    if mode == "clip":
+        return head + f"; {sum(r.get('clipped_samples', 0) for r in over)} samples clipped"
+    clipped = sorted({r["subtype"] for r in over if r.get("clipped_by_format")})
+    if clipped:
+        return head + f"; clipped by their {', '.join(clipped)} format (use --peak limit or --subtype FLOAT)"
+    return head + "; kept (float outputs)"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -211,10 +247,6 @@ def run(args: argparse.Namespace) -> int:
     from audiokit.cli import CLIError
     from audiokit.cli._common import collect_items, existing_dir
 
-    if args.chunk_frames is not None and args.chunk_frames < 1:
-        raise CLIError(f"--chunk-frames must be positive, got {args.chunk_frames}")
-    if args.threads is not None and args.threads < 1:
-        raise CLIError(f"--threads must be positive, got {args.threads}")
     existing_dir(args.in_dir)
     spec = resolve_model_spec(args.checkpoint, args.preset)
     try:
@@ -240,9 +272,15 @@ def run(args: argparse.Namespace) -> int:
         "subtype": args.subtype,
         "threads": args.threads,
         "keep_low_band": args.keep_low_band,
+        "peak": args.peak,
     }
-    base = {"preset": spec["preset"], "checkpoint": spec["path"], "precision": args.precision}
-    settings = {**spec, **{k: options[k] for k in ("precision", "subtype", "keep_low_band")}}
+    base = {
+        "preset": spec["preset"],
+        "checkpoint": spec["path"],
+        "precision": args.precision,
+        "peak_policy": args.peak,
+    }
+    settings = {**spec, **{k: options[k] for k in ("precision", "subtype", "keep_low_band", "peak")}}
     with open_job(
         "bwe",
         out_dir,
@@ -264,4 +302,10 @@ def run(args: argparse.Namespace) -> int:
             base_record=base,
         )
     cfg = model.config
-    return finish(report, f"bwe {cfg.lr_sampling_rate} -> {cfg.hr_sampling_rate} Hz ({args.precision}): ")
+    code = finish(report, f"bwe {cfg.lr_sampling_rate} -> {cfg.hr_sampling_rate} Hz ({args.precision}): ")
+    keys = {it.key for it in items}
+    ok = [r for k, r in manifest.records().items() if k in keys and r.get("status") == "ok"]
+    line = peak_summary([r for r in ok if r.get("peak_policy") == args.peak], args.peak)
+    if line:
+        print(line)
+    return code

@@ -8,7 +8,7 @@ import math
 import sys
 from pathlib import Path
 
-from audiokit.cli._common import add_batch_arguments, existing_dir
+from audiokit.cli._common import add_batch_arguments, existing_dir, positive_float, positive_int
 
 DEFAULT_METRICS = "pesq,stoi,lsd"
 
@@ -35,12 +35,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--cutoff-hz",
-        type=float,
+        type=positive_float,
         default=None,
         help="narrowband cutoff for lsd_hf / lsd_lf (LSD over the bins above / below it), e.g. 4000 for "
         "an 8 kHz -> 16 kHz bandwidth extension",
     )
-    p.add_argument("--sr", type=int, default=None, help="resample both signals to this rate first")
+    p.add_argument("--sr", type=positive_int, default=None, help="resample both signals to this rate first")
     add_batch_arguments(p)
     p.set_defaults(func=run)
 
@@ -74,6 +74,10 @@ def run(args: argparse.Namespace) -> int:
 
     ref_dir, deg_dir = existing_dir(args.ref_dir), existing_dir(args.deg_dir)
     names = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    if not names:
+        raise CLIError(
+            f"--metrics {args.metrics!r}: name at least one metric ({', '.join(sorted(M.METRICS))})"
+        )
     unknown = [m for m in names if m not in M.METRICS]
     if unknown:
         raise CLIError(f"unknown metric(s) {', '.join(unknown)}; available: {', '.join(sorted(M.METRICS))}")

@@ -12,7 +12,15 @@ import re
 import sys
 from pathlib import Path
 
-from audiokit.cli._common import existing_dir, existing_file, parse_range
+from audiokit.cli._common import (
+    check_gain_db,
+    existing_dir,
+    existing_file,
+    finite_float,
+    gain_db,
+    nonneg_int,
+    parse_range,
+)
 
 DEFAULT_GAINS = "-6:6:1"
 
@@ -50,17 +58,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--model", default=None, help="model folder or bundled name (default masker_tiny)")
     r.add_argument("--out", default=None, help="CSV of every pair (default: print only)")
     r.add_argument("--select", choices=["mean", "risk"], default="mean", help="rank by mean or mean - k*std")
-    r.add_argument("--risk-k", type=float, default=1.0, help="k of the risk-aware score (default 1)")
+    r.add_argument("--risk-k", type=finite_float, default=1.0, help="k of the risk-aware score (default 1)")
     r.add_argument(
-        "--threshold", type=float, default=0.0, help="pleasantness threshold of p_exceed (default 0)"
+        "--threshold", type=finite_float, default=0.0, help="pleasantness threshold of p_exceed (default 0)"
     )
     r.add_argument(
         "--soundscape-gain-db",
-        type=float,
+        type=gain_db,
         default=0.0,
         help="gain applied to the soundscape first (level calibration to the model's convention)",
     )
-    r.add_argument("--top", type=int, default=10, help="rows to print (default 10)")
+    r.add_argument("--top", type=nonneg_int, default=10, help="rows to print (default 10)")
     r.add_argument(
         "--cache",
         default=None,
@@ -68,7 +76,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="reuse/store the masker features in this file",
     )
     # let "--gains -6:6:1" read as a value, not as an option (argparse only knows "-6" and "-0.5")
-    r._negative_number_matcher = re.compile(r"^-\d+$|^-\d*\.\d+$|^-\d[\d.:,\-]*$")
+    r._negative_number_matcher = re.compile(r"^-\d+$|^-\d*\.\d+$|^-\d[\d.:,eE\-]*$")
     r.set_defaults(func=run_rank)
 
     m = msub.add_parser(
@@ -80,7 +88,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("soundscape", metavar="SOUNDSCAPE.wav")
     m.add_argument("masker", metavar="MASKER.wav")
     m.add_argument("out", metavar="OUT.wav")
-    m.add_argument("--gain-db", type=float, required=True, help="masker gain in dB (or the SMR, see below)")
+    m.add_argument("--gain-db", type=gain_db, required=True, help="masker gain in dB (or the SMR, see below)")
     m.add_argument(
         "--gain-reference",
         choices=["digital", "smr"],
@@ -89,7 +97,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "ratio (A-weighted levels)",
     )
     m.add_argument(
-        "--soundscape-gain-db", type=float, default=0.0, help="gain applied to the soundscape first"
+        "--soundscape-gain-db", type=gain_db, default=0.0, help="gain applied to the soundscape first"
     )
     m.add_argument(
         "--rescale", action="store_true", help="scale the mix down to peak 0.99 instead of clipping"
@@ -142,10 +150,10 @@ def run_rank(args: argparse.Namespace) -> int:
     if args.out:
         prepare_out_file(args.out)  # a folder or an unwritable place fails before the ranking
     gains = parse_range(args.gains)
-    if not gains or not all(math.isfinite(g) for g in gains):
-        raise CLIError(f"--gains {args.gains!r}: need at least one finite gain")
-    if args.top < 0:
-        raise CLIError("--top must be >= 0")
+    if not gains:
+        raise CLIError(f"--gains {args.gains!r}: need at least one gain")
+    for g in gains:
+        check_gain_db(g, f"--gains {args.gains!r}")
     try:
         model = load_model(args.model)
     except FileNotFoundError as e:
@@ -189,15 +197,15 @@ def run_mix(args: argparse.Namespace) -> int:
     from audiokit.cli import CLIError
     from audiokit.io import load, resample, save
     from audiokit.soundscape import fit_length, leq_db, mix_waveforms
+    from audiokit.soundscape.ranking import check_masker_length
 
     s_path, m_path = existing_file(args.soundscape), existing_file(args.masker)
     out = prepare_out_file(args.out)
     if out.exists() and not args.force:
         raise CLIError(f"{out}: exists (use --force to overwrite)")
-    if not math.isfinite(args.gain_db):
-        raise CLIError("--gain-db must be finite")
     s, sr = load(s_path)
     m, msr = load(m_path, mono=True)
+    check_masker_length(m.shape[-1], msr, str(m_path))
     if msr != sr:
         m = resample(m, msr, sr)
     s = s * 10.0 ** (args.soundscape_gain_db / 20.0)

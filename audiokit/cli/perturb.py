@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from audiokit.cli._common import add_batch_arguments
+from audiokit.cli._common import add_batch_arguments, nonneg_int, positive_int, seed
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,7 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("in_dir", metavar="IN_DIR", nargs="?", help="input folder (or 'report' OUT_DIR: tables)")
     p.add_argument("out_dir", metavar="OUT_DIR", nargs="?")
     mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--variants", type=int, default=None, metavar="N", help="N random variants per file")
+    mode.add_argument(
+        "--variants", type=positive_int, default=None, metavar="N", help="N random variants per file"
+    )
     mode.add_argument("--search", action="store_true", help="search per file against --target")
     space = p.add_mutually_exclusive_group()
     space.add_argument(
@@ -33,10 +35,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--perturbations", default=None, metavar="A,B,C", help="perturbation names, applied in order"
     )
     p.add_argument(
-        "--choose", type=int, default=None, metavar="K", help="apply K of the perturbations per variant"
+        "--choose",
+        type=positive_int,
+        default=None,
+        metavar="K",
+        help="apply K of the perturbations per variant",
     )
     p.add_argument("--config", default=None, metavar="APT.yaml", help="job config (flags override it)")
-    p.add_argument("--seed", type=int, default=None, help="base seed (per-file seeds derive from it)")
+    p.add_argument("--seed", type=seed, default=None, help="base seed (per-file seeds derive from it)")
     p.add_argument("--target", default=None, help="keyword:WORD, http(s)://URL or package.module:factory")
     p.add_argument(
         "--target-arg",
@@ -49,10 +55,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--constraint", default=None, help="estoi[:0.6], snr[:10], asr[:0.8] or package.module:factory"
     )
     p.add_argument(
-        "--budget", type=int, default=None, help="trials per file (search; default 30, 10 for ajailbench)"
+        "--budget",
+        type=positive_int,
+        default=None,
+        help="trials per file (search; default 30, 10 for ajailbench)",
     )
     p.add_argument("--sampler", default=None, help="gp (default), tpe, random or ajailbench")
-    p.add_argument("--n-startup", type=int, default=None, help="random start-up trials of gp/tpe")
+    p.add_argument("--n-startup", type=nonneg_int, default=None, help="random start-up trials of gp/tpe")
     p.add_argument("--peak", default=None, choices=["limit", "clip", "none"], help="over-full-scale policy")
     p.add_argument(
         "--index",
@@ -91,6 +100,32 @@ def _list() -> int:
     print(f"presets: {', '.join(PRESETS)}")
     print(f"samplers: {', '.join(SAMPLERS)}")
     return 0
+
+
+def _check_target_and_constraint(cfg) -> None:
+    """Build the target and constraint once here (in either mode), so that a bad spec is a usage
+    error before any work rather than an error on every file."""
+    from audiokit.extras import MissingDependencyError
+    from audiokit.perturb.constraints import make_constraint
+    from audiokit.perturb.targets import make_target
+
+    search = cfg.mode == "search"
+    target = cfg.search.target if search else cfg.target
+    constraint = cfg.search.constraint if search else cfg.constraint
+    if target is not None:
+        try:
+            make_target(target)
+        except MissingDependencyError:
+            raise  # names the extra to install
+        except (ImportError, AttributeError, TypeError, OSError) as e:  # OSError: an absent model
+            raise ValueError(f"--target {target!r}: {e}") from None
+    if constraint is not None or search:
+        try:
+            make_constraint(constraint)
+        except MissingDependencyError:
+            raise
+        except (ImportError, AttributeError, TypeError) as e:
+            raise ValueError(f"--constraint {constraint!r}: {e}") from None
 
 
 #: modules the worker processes need, imported once by the pool's server process
@@ -182,21 +217,7 @@ def _run(args: argparse.Namespace, pool: object) -> int:
     items = make_items(in_dir, out_dir, cfg, args.shard, args.index)
     if not items:
         raise CLIError(f"{in_dir}: no audio files found")
-    # build the target/constraint once here: a bad spec or a missing optional package is a usage
-    # error, not one failure per file
-    from audiokit.perturb.constraints import make_constraint
-    from audiokit.perturb.targets import make_target
-
-    try:
-        if cfg.mode == "search":
-            make_target(cfg.search.target)
-            make_constraint(cfg.search.constraint)
-        else:
-            for spec, make in ((cfg.target, make_target), (cfg.constraint, make_constraint)):
-                if spec is not None:
-                    make(spec)
-    except OSError as e:  # an embedder model that is not there
-        raise CLIError(f"target: {e}") from None
+    _check_target_and_constraint(cfg)
     optuna.logging.set_verbosity(optuna.logging.WARNING if args.verbose < 2 else optuna.logging.INFO)
     logging.getLogger("optuna").setLevel(logging.WARNING)
     with open_job(

@@ -9,10 +9,28 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from audiokit.cli import CLIError
-from audiokit.cli._common import add_batch_arguments, collect_items, existing_file
+from audiokit.cli._common import (
+    add_batch_arguments,
+    check_gain_db,
+    collect_items,
+    existing_file,
+    finite_float,
+    gain_db,
+    nonneg_float,
+    positive_int,
+    seed,
+)
+
+#: Longest ``synth notes`` output in seconds at 16 kHz (memory grows with the number of samples:
+#: about 0.6 MB per second at 16 kHz, so one hour stays near 2 GB); higher rates allow proportionally less.
+MAX_NOTES_SECONDS = 3600.0
+MAX_NOTES_SAMPLES = int(MAX_NOTES_SECONDS * 16000)
+#: Largest ``--pitch-shift`` magnitude in semitones (eight octaves).
+MAX_PITCH_SHIFT = 96.0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,23 +58,26 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="DDSP model directory (or pretrained name, e.g. ddsp_tiny)",
     )
     tt.add_argument(
-        "--pitch-shift", type=float, default=0.0, metavar="SEMITONES", help="transpose the input pitch"
+        "--pitch-shift", type=pitch_shift, default=0.0, metavar="SEMITONES", help="transpose the input pitch"
     )
     tt.add_argument(
         "--loudness-shift",
-        type=float,
+        type=gain_db,
         default=None,
         metavar="DB",
         help="add DB to the input loudness (default: move the mean voiced loudness onto the training data's)",
     )
     tt.add_argument("--no-auto-adjust", action="store_true", help="no automatic loudness adjustment")
     tt.add_argument(
-        "--quiet-db", type=float, default=20.0, help="attenuation of unvoiced frames in dB (default 20)"
+        "--quiet-db",
+        type=nonneg_float,
+        default=20.0,
+        help="attenuation of unvoiced frames in dB (default 20)",
     )
     tt.add_argument(
         "--mix-down", action="store_true", help="average multichannel input to mono (else an error)"
     )
-    tt.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    tt.add_argument("--seed", type=seed, default=0, help="noise seed (default 0)")
     add_batch_arguments(tt)
     tt.set_defaults(func=run_timbre_transfer)
 
@@ -69,16 +90,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     nt.add_argument("output", metavar="OUT.wav")
     nt.add_argument("--f0", required=True, help="comma-separated notes: A4,C#5 or m69 or 440")
     nt.add_argument(
-        "--duration", default="0.5", help="seconds per note: one value or one per note (default 0.5)"
+        "--duration",
+        default="0.5",
+        help="seconds per note: one value or one per note "
+        f"(default 0.5; at most {MAX_NOTES_SECONDS:g} s in all)",
     )
     nt.add_argument("--loudness", default="-20", help="dB per note: one value or one per note (default -20)")
     nt.add_argument("--model", default=None, metavar="DIR", help="render with this DDSP model")
-    nt.add_argument("--sample-rate", type=int, default=16000, help="without --model (default 16000)")
-    nt.add_argument("--vibrato-cents", type=float, default=0.0, help="vibrato depth (default 0)")
-    nt.add_argument("--vibrato-hz", type=float, default=5.5, help="vibrato rate (default 5.5)")
-    nt.add_argument("--glide-ms", type=float, default=30.0, help="portamento between notes (default 30)")
-    nt.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    nt.add_argument("--sample-rate", type=positive_int, default=16000, help="without --model (default 16000)")
+    nt.add_argument("--vibrato-cents", type=nonneg_float, default=0.0, help="vibrato depth (default 0)")
+    nt.add_argument("--vibrato-hz", type=nonneg_float, default=5.5, help="vibrato rate (default 5.5)")
+    nt.add_argument(
+        "--glide-ms", type=nonneg_float, default=30.0, help="portamento between notes (default 30)"
+    )
+    nt.add_argument("--seed", type=seed, default=0, help="noise seed (default 0)")
     nt.set_defaults(func=run_notes)
+
+
+def pitch_shift(text: str) -> float:
+    """``type=`` of ``--pitch-shift``: finite, within +-:data:`MAX_PITCH_SHIFT` semitones."""
+    v = finite_float(text)
+    if abs(v) > MAX_PITCH_SHIFT:
+        raise argparse.ArgumentTypeError(f"must be within +-{MAX_PITCH_SHIFT:g} semitones, got {text!r}")
+    return v
 
 
 # timbre transfer ---------------------------------------------------------------------------------------
@@ -189,10 +223,15 @@ def _parse_note(token: str) -> float:
         raise CLIError("empty note in --f0")
     try:
         if t[0] in "mM" and t[1:].replace(".", "", 1).isdigit():
-            return float(440.0 * 2.0 ** ((float(t[1:]) - 69.0) / 12.0))
-        return float(t)
-    except ValueError:
+            hz = float(440.0 * 2.0 ** ((float(t[1:]) - 69.0) / 12.0))
+        else:
+            hz = float(t)
+    except (ValueError, OverflowError):
         pass
+    else:
+        if not (math.isfinite(hz) and hz > 0):
+            raise CLIError(f"bad note {t!r} in --f0: a frequency must be a positive finite number of Hz")
+        return hz
     try:
         return float(librosa.note_to_hz(t))
     except Exception:
@@ -204,6 +243,8 @@ def _per_note(spec: str, n: int, name: str) -> list[float]:
         vals = [float(v) for v in spec.split(",") if v.strip()]
     except ValueError:
         raise CLIError(f"bad {name} {spec!r}: use a number or a comma-separated list") from None
+    if not vals or not all(math.isfinite(v) for v in vals):
+        raise CLIError(f"bad {name} {spec!r}: values must be finite numbers")
     if len(vals) == 1:
         return vals * n
     if len(vals) != n:
@@ -222,6 +263,10 @@ def run_notes(args: argparse.Namespace) -> int:
     loudness = _per_note(args.loudness, len(notes), "--loudness")
     if any(d <= 0 for d in durations):
         raise CLIError("--duration values must be positive")
+    if sum(durations) > MAX_NOTES_SECONDS:  # before anything is loaded or allocated
+        raise CLIError(f"--duration: {sum(durations):g} s in all; at most {MAX_NOTES_SECONDS:g} s per call")
+    for ld in loudness:
+        check_gain_db(ld, "--loudness")
     if args.model:
         try:
             model = _load_model(args.model)
@@ -232,6 +277,9 @@ def run_notes(args: argparse.Namespace) -> int:
         model, sr, frame_rate = None, args.sample_rate, 250
         if sr % frame_rate:
             raise CLIError(f"--sample-rate must be a multiple of {frame_rate}")
+    if sum(durations) * sr > MAX_NOTES_SAMPLES:
+        limit = MAX_NOTES_SAMPLES / sr
+        raise CLIError(f"--duration: {sum(durations):g} s in all; at most {limit:g} s at {sr} Hz per call")
     if max(notes) >= sr / 2:
         raise CLIError(f"a note of {max(notes):.0f} Hz is at or above Nyquist ({sr / 2:.0f} Hz)")
     f0, ld = notes_to_controls(

@@ -14,13 +14,25 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from audiokit.cli._common import add_batch_arguments
+from audiokit.cli._common import add_batch_arguments, positive_int
 
 log = logging.getLogger(__name__)
 
 #: the manifest name of audiokit <= 0.x; renamed to ``manifest.jsonl`` by a rerun
 LEGACY_MANIFEST = ".audiokit_vocode.jsonl"
 PRECISIONS = {"fp32": "float32", "bf16": "bfloat16", "reference": None}
+#: Shortest ``--chunk-seconds`` (a chunk much shorter than the model's receptive field is all context).
+MIN_CHUNK_SECONDS = 1.0
+
+
+def chunk_seconds(text: str) -> float:
+    """``type=`` of ``--chunk-seconds``: 0 (no chunking) or a finite number >= :data:`MIN_CHUNK_SECONDS`."""
+    from audiokit.cli._common import nonneg_float
+
+    v = nonneg_float(text)
+    if 0 < v < MIN_CHUNK_SECONDS:
+        raise argparse.ArgumentTypeError(f"must be 0 (no chunking) or >= {MIN_CHUNK_SECONDS:g}, got {text!r}")
+    return v
 
 
 def default_checkpoint() -> Path:
@@ -68,12 +80,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--chunk-seconds",
-        type=float,
+        type=chunk_seconds,
         default=30.0,
         help="vocode long inputs in chunks of this many seconds (bounded memory; exact for APNet, "
-        "approximate for APNet2 whose GRN is global); 0 disables chunking (default 30)",
+        "approximate for APNet2 whose GRN is global); 0 disables chunking, else at least "
+        f"{MIN_CHUNK_SECONDS:g} (default 30)",
     )
-    p.add_argument("--threads", type=int, default=None, help="torch intra-op threads per worker")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch intra-op threads per worker")
     add_batch_arguments(p)
     p.set_defaults(func=run)
 
@@ -160,8 +173,6 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(
             f"the bundled tiny model is an APNet; pass --checkpoint PATH to vocode with {args.model}"
         )
-    if args.chunk_seconds < 0:
-        raise CLIError(f"--chunk-seconds must be >= 0, got {args.chunk_seconds}")
     spec = {
         "checkpoint": str(checkpoint),
         "model": args.model,

@@ -25,9 +25,7 @@ def as_frames(x: torch.Tensor, name: str) -> torch.Tensor:
     return x
 
 
-def harmonic_amplitudes(
-    amplitudes: torch.Tensor, harmonic_distribution: torch.Tensor | None
-) -> torch.Tensor:
+def harmonic_amplitudes(amplitudes: torch.Tensor, harmonic_distribution: torch.Tensor | None) -> torch.Tensor:
     """``(B, F)`` amplitude and ``(B, F, H)`` distribution -> ``(B, F, H)`` harmonic amplitudes
     ``A * c_k`` (``(B, F, 1)`` without a distribution); the shapes are checked before they meet."""
     if harmonic_distribution is None:

@@ -229,15 +229,24 @@ class DDSPAutoencoder(PretrainedMixin, nn.Module):
         seed: int | None = 0,
         f0_extractor: Any = "pyin",
     ) -> torch.Tensor:
-        """Render mono ``audio`` with this model's timbre: ``(T,)`` -> ``(F * hop,)`` at the model's rate.
+        """Render mono ``audio`` with this model's timbre: ``(T,)`` or ``(1, T)`` -> ``(F * hop,)`` at
+        the model's rate. Multichannel audio is a ``ValueError`` (mix it down first: ``audio.mean(0)``).
 
         ``pitch_shift`` in semitones; ``loudness_shift`` in dB, or (``None`` with ``auto_adjust`` and
         stored statistics) the shift that moves the input's mean voiced loudness onto the training
         data's; frames pYIN marks unvoiced are lowered by ``quiet_db``. ``seed`` fixes the noise.
         """
+        from audiokit.io import check_audio
         from audiokit.io import resample as io_resample
 
-        x = torch.as_tensor(audio, dtype=torch.float32).reshape(-1)
+        x = torch.as_tensor(audio, dtype=torch.float32)
+        if x.dim() > 1 and any(n != 1 for n in x.shape[:-1]):
+            raise ValueError(
+                f"timbre_transfer expects mono audio (T,) or (1, T), got shape {tuple(x.shape)}; "
+                "mix the channels down first (audio.mean(0)) or render each channel separately"
+            )
+        x = x.reshape(-1)
+        check_audio(x, "timbre_transfer input")
         if sample_rate != self.config.sample_rate:
             x = io_resample(x[None], sample_rate, self.config.sample_rate)[0]
         feats = self.features(x, f0_extractor=f0_extractor) if f0_extractor != "pyin" else self.features(x)

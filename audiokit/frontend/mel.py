@@ -58,9 +58,18 @@ def mel_filterbank(
     Equal to ``librosa.filters.mel(sr=..., n_fft=..., n_mels=..., fmin=..., fmax=..., htk=..., norm=...)``
     (computed in float64, like librosa, then cast).
     """
+    if n_mels < 1:
+        raise ValueError(f"n_mels must be >= 1, got {n_mels}")
+    if sample_rate <= 0 or n_fft < 1:
+        raise ValueError(f"need a positive sample_rate and n_fft, got {sample_rate} and {n_fft}")
     f_max = sample_rate / 2.0 if f_max is None else float(f_max)
     if not 0 <= f_min < f_max:
         raise ValueError(f"need 0 <= f_min < f_max, got f_min={f_min}, f_max={f_max}")
+    if f_max > sample_rate / 2.0:
+        raise ValueError(
+            f"f_max={f_max:g} Hz is above the Nyquist frequency "
+            f"({sample_rate / 2.0:g} Hz at {sample_rate} Hz)"
+        )
     fft_freqs = np.fft.rfftfreq(n_fft, d=1.0 / sample_rate)
     mel_f = mel_to_hz(np.linspace(hz_to_mel(f_min, htk), hz_to_mel(f_max, htk), n_mels + 2), htk)
     fdiff = np.diff(mel_f)

@@ -99,6 +99,13 @@ def stft(
     ``window`` is the ``(win_length,)`` analysis window (zero-padded centrally to ``n_fft``).
     A ``(T,)`` input gives ``B = 1``.
     """
+    if not x.is_floating_point():
+        raise ValueError(
+            f"STFT expects a floating-point waveform, got {x.dtype} (convert integer PCM first, "
+            "e.g. x.float() / 32768 for int16)"
+        )
+    if x.dim() > 0 and x.shape[-1] == 0:
+        raise ValueError(f"STFT input is empty (zero samples, shape {tuple(x.shape)})")
     xb, _ = _as_batch(x)
     window = window.to(device=xb.device, dtype=xb.dtype if xb.is_floating_point() else torch.float32)
     if padding not in ("center", "same", "valid"):

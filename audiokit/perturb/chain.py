@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from audiokit.io import PEAK_MODES, limit_peaks
 from audiokit.perturb.base import (
     Perturbation,
     PerturbationRecord,
@@ -22,29 +23,6 @@ from audiokit.perturb.base import (
 )
 
 __all__ = ["Chain", "ChainResult", "PEAK_MODES", "limit_peaks", "preset", "PRESETS"]
-
-#: What to do when the perturbed audio exceeds full scale: ``limit`` scales it down to the
-#: ``ceiling`` (reported as ``peak_gain_db``), ``clip`` clips it (reporting how many samples),
-#: ``none`` leaves it (float output; integer files would then be clipped on save, with a warning).
-PEAK_MODES = ("limit", "clip", "none")
-
-
-def limit_peaks(
-    x: np.ndarray, mode: str = "limit", ceiling: float = 0.999
-) -> tuple[np.ndarray, dict[str, Any]]:
-    """Apply the peak policy to ``(C, T)`` audio; returns the audio and a report
-    ``{"peak": ..., "peak_gain_db": ...}`` or ``{"peak": ..., "clipped_samples": ...}``."""
-    if mode not in PEAK_MODES:
-        raise ValueError(f"peak mode must be one of {PEAK_MODES}, got {mode!r}")
-    peak = float(np.abs(x).max())
-    report: dict[str, Any] = {"peak": round(peak, 6)}
-    if peak <= ceiling or mode == "none":
-        return x, report
-    if mode == "limit":
-        report["peak_gain_db"] = round(20.0 * np.log10(ceiling / peak), 4)
-        return (x * np.float32(ceiling / peak)).astype(np.float32), report
-    report["clipped_samples"] = int(np.sum(np.abs(x) > ceiling))
-    return np.clip(x, -ceiling, ceiling).astype(np.float32), report
 
 
 @dataclass

@@ -21,11 +21,20 @@ import numpy as np
 import torch
 
 from audiokit.io import atomic_write, load
-from audiokit.soundscape.features import ARAUS_SAMPLE_RATE, features, leq_db, num_frames
+from audiokit.soundscape.features import ARAUS_N_FFT, ARAUS_SAMPLE_RATE, features, leq_db, num_frames
 from audiokit.soundscape.mix import fit_length
 from audiokit.soundscape.model import MaskerGainPredictor
 
-__all__ = ["DEFAULT_MODEL", "MaskerBank", "RankedPair", "Ranking", "load_model", "rank_maskers"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "MIN_MASKER_SECONDS",
+    "MaskerBank",
+    "RankedPair",
+    "Ranking",
+    "check_masker_length",
+    "load_model",
+    "rank_maskers",
+]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +50,22 @@ def load_model(model: MaskerGainPredictor | str | os.PathLike | None = None) -> 
     return MaskerGainPredictor.from_pretrained(model if model is not None else DEFAULT_MODEL)
 
 
+#: Shortest masker accepted, in seconds: one analysis frame of the features (4096 samples at 44.1 kHz).
+#: Shorter ones would be looped into a buzz (a 1-sample masker into a constant) and ranked as if real.
+MIN_MASKER_SECONDS = ARAUS_N_FFT / ARAUS_SAMPLE_RATE
+
+
+def check_masker_length(n_samples: int, sample_rate: int, name: str) -> None:
+    """``ValueError`` naming ``name`` if a masker of ``n_samples`` at ``sample_rate`` is shorter than
+    :data:`MIN_MASKER_SECONDS`."""
+    if n_samples < MIN_MASKER_SECONDS * sample_rate:
+        unit = "sample" if n_samples == 1 else "samples"
+        raise ValueError(
+            f"{name}: masker too short to loop ({n_samples} {unit} at {sample_rate} Hz; "
+            f"at least {MIN_MASKER_SECONDS * 1000:.0f} ms needed)"
+        )
+
+
 def _prepare_masker(wav: torch.Tensor | np.ndarray, sr: int, n_samples: int, name: str) -> torch.Tensor:
     """Mono, 44.1 kHz, looped/cropped to ``n_samples``."""
     from audiokit.io import check_audio, resample
@@ -51,6 +76,7 @@ def _prepare_masker(wav: torch.Tensor | np.ndarray, sr: int, n_samples: int, nam
     if x.dim() != 2:
         raise ValueError(f"{name}: expected masker audio (T,) or (C, T), got shape {tuple(x.shape)}")
     check_audio(x, name)
+    check_masker_length(x.shape[-1], sr, name)
     x = x.mean(dim=0, keepdim=True)
     if sr != ARAUS_SAMPLE_RATE:
         x = resample(x, sr, ARAUS_SAMPLE_RATE)

@@ -86,9 +86,20 @@ def resolve_device(device: str, info: DistInfo) -> torch.device:
             raise ValueError("config key 'train.device': 'cuda' requested but CUDA is not available")
         return torch.device("cuda", info.local_rank % max(torch.cuda.device_count(), 1))
     try:
-        return torch.device(device)
+        dev = torch.device(device)
     except RuntimeError:
         raise ValueError(f"config key 'train.device': unknown device {device!r}") from None
+    if dev.type == "cuda":
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if n == 0:
+            raise ValueError(f"config key 'train.device': {device!r} requested but CUDA is not available")
+        if dev.index is not None and dev.index >= n:
+            raise ValueError(
+                f"config key 'train.device': {device!r} requested but this machine has {n} GPU(s)"
+            )
+    elif dev.type != "cpu":
+        raise ValueError(f"config key 'train.device': {device!r}; use auto, cpu, cuda or cuda:N")
+    return dev
 
 
 def init_distributed(

@@ -299,15 +299,18 @@ class AmplitudePhaseGANTask(TrainingTask):
         loss = self.config.loss
         self.mel = None
         if loss.mel:
-            self.mel = MelSpectrogram(
-                self.config.data.sample_rate,
-                s.n_fft,
-                s.hop_length,
-                s.win_length,
-                n_mels=loss.mel_n_mels,
-                f_min=loss.mel_f_min,
-                f_max=loss.mel_f_max,
-            )
+            try:
+                self.mel = MelSpectrogram(
+                    self.config.data.sample_rate,
+                    s.n_fft,
+                    s.hop_length,
+                    s.win_length,
+                    n_mels=loss.mel_n_mels,
+                    f_min=loss.mel_f_min,
+                    f_max=loss.mel_f_max,
+                )
+            except ValueError as e:
+                raise ValueError(f"config keys 'loss.mel_*' / 'data.sample_rate': {e}") from None
         self._datasets: tuple[AudioDataset, AudioDataset | None] | None = None
 
     def check_model_agrees(
