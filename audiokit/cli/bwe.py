@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -60,11 +61,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--precision",
-        choices=PRECISIONS,
-        default="fp32",
-        help="fp32: fused float32 network (default, equal to the official network to float rounding); "
-        "bf16: bfloat16 pointwise layers, fastest on CPUs with AMX (output SNR > 30 dB vs fp32); "
-        "reference: the op-for-op official network",
+        choices=("auto", *PRECISIONS),
+        default="auto",
+        help="auto (default): bf16 where the CPU has native bf16 (AMX or AVX512_BF16), else fp32; "
+        "fp32: fused float32 network (equal to the official network to float rounding); "
+        "bf16: bfloat16 pointwise layers, fastest on CPUs with AMX, slower than fp32 without native "
+        "bf16 (output SNR > 30 dB vs fp32); reference: the op-for-op official network",
     )
     p.add_argument("--compile", action="store_true", help="torch.compile the fused network (slow first file)")
     p.add_argument(
@@ -208,6 +210,7 @@ def run(args: argparse.Namespace) -> int:
     from audiokit.batch import run_batch
     from audiokit.cli import CLIError
     from audiokit.cli._common import collect_items, existing_dir
+    from audiokit.device import resolve_precision
 
     if args.chunk_frames is not None and args.chunk_frames < 1:
         raise CLIError(f"--chunk-frames must be positive, got {args.chunk_frames}")
@@ -215,8 +218,9 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"--threads must be positive, got {args.threads}")
     existing_dir(args.in_dir)
     spec = resolve_model_spec(args.checkpoint, args.preset)
+    precision = resolve_precision(args.precision, announce=lambda m: print(m, file=sys.stderr))
     try:
-        model = _model_for(spec, args.precision, args.compile)  # fail early on a bad checkpoint
+        model = _model_for(spec, precision, args.compile)  # fail early on a bad checkpoint
     except (ValueError, FileNotFoundError) as e:
         raise CLIError(str(e)) from None
     if args.subtype:
@@ -232,14 +236,14 @@ def run(args: argparse.Namespace) -> int:
     if not items:
         raise CLIError(f"{args.in_dir}: no audio files found")
     options = {
-        "precision": args.precision,
+        "precision": precision,
         "compile": args.compile,
         "chunk_frames": args.chunk_frames,
         "subtype": args.subtype,
         "threads": args.threads,
         "keep_low_band": args.keep_low_band,
     }
-    base = {"preset": spec["preset"], "checkpoint": spec["path"], "precision": args.precision}
+    base = {"preset": spec["preset"], "checkpoint": spec["path"], "precision": precision}
     report = run_batch(
         items,
         functools.partial(extend_file, spec=spec, options=options),
@@ -251,7 +255,7 @@ def run(args: argparse.Namespace) -> int:
         base_record=base,
     )
     cfg = model.config
-    print(f"bwe {cfg.lr_sampling_rate} -> {cfg.hr_sampling_rate} Hz ({args.precision}): {report.summary()}")
+    print(f"bwe {cfg.lr_sampling_rate} -> {cfg.hr_sampling_rate} Hz ({precision}): {report.summary()}")
     for key, err in report.failures:
         print(f"  failed: {key}: {err}")
     return report.exit_code

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from audiokit.cli._common import add_batch_arguments
 log = logging.getLogger(__name__)
 
 MANIFEST_NAME = ".audiokit_vocode.jsonl"
-PRECISIONS = {"fp32": "float32", "bf16": "bfloat16", "reference": None}
+PRECISIONS = {"fp32": "float32", "bf16": "bfloat16", "reference": None}  # plus "auto" (audiokit.device)
 
 
 def default_checkpoint() -> Path:
@@ -59,10 +60,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--precision",
-        choices=sorted(PRECISIONS),
-        default="fp32",
-        help="fp32: fast fp32 engine (default); bf16: bfloat16 engine, fastest on CPUs with AMX/AVX512-BF16 "
-        "(output SNR about 35 dB vs fp32); reference: the op-for-op official network",
+        choices=["auto", *sorted(PRECISIONS)],
+        default="auto",
+        help="auto (default): bf16 where the CPU has native bf16 (AMX or AVX512_BF16), else fp32; "
+        "fp32: fast fp32 engine; bf16: bfloat16 engine, fastest on CPUs with AMX/AVX512-BF16, slower "
+        "than fp32 elsewhere (output SNR about 35 dB vs fp32); reference: the op-for-op official network",
     )
     p.add_argument(
         "--chunk-seconds",
@@ -148,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
     from audiokit.batch import run_batch
     from audiokit.cli import CLIError
     from audiokit.cli._common import collect_items
+    from audiokit.device import resolve_precision
     from audiokit.io import AUDIO_EXTENSIONS
 
     checkpoint = Path(args.checkpoint) if args.checkpoint else default_checkpoint()
@@ -160,11 +163,12 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.chunk_seconds < 0:
         raise CLIError(f"--chunk-seconds must be >= 0, got {args.chunk_seconds}")
+    precision = resolve_precision(args.precision, announce=lambda m: print(m, file=sys.stderr))
     spec = {
         "checkpoint": str(checkpoint),
         "model": args.model,
         "config": args.config,
-        "precision": args.precision,
+        "precision": precision,
         "chunk_seconds": args.chunk_seconds,
         "threads": args.threads,
     }
@@ -180,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
         if it.key in seen:
             raise CLIError(f"{seen[it.key]} and {it.src} would both be written to {it.dst}")
         seen[it.key] = it.src
-    base = {"model": model.model_type, "checkpoint": str(checkpoint), "precision": args.precision}
+    base = {"model": model.model_type, "checkpoint": str(checkpoint), "precision": precision}
     report = run_batch(
         items,
         functools.partial(vocode_file, spec=spec),
@@ -191,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
         desc="vocode",
         base_record=base,
     )
-    print(f"vocode ({model.model_type}, {model.sample_rate} Hz): {report.summary()}")
+    print(f"vocode ({model.model_type}, {model.sample_rate} Hz, {precision}): {report.summary()}")
     for key, err in report.failures:
         print(f"  failed: {key}: {err}")
     return report.exit_code
