@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import print_table  # noqa: E402
+from _timing import print_machine, print_table  # noqa: E402
 
 
 def one_study(trials: int, dims: int, seed: int) -> dict:
@@ -73,9 +73,7 @@ def main() -> None:
 
     if importlib.util.find_spec("greenlet") is None:
         sys.exit("greenlet is not installed here: pip install greenlet (or the project's dependencies)")
-    from audiokit.device import describe_cpu
-
-    print(f"CPU: {describe_cpu()}")
+    print_machine()
     times: dict[bool, list[float]] = {True: [], False: []}
     same, warned = True, {True: False, False: False}
     for seed in range(args.repeats):
