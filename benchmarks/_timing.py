@@ -1,10 +1,35 @@
-"""Timing helpers shared by the benchmark scripts: medians of repeated runs, interleaved."""
+"""Timing helpers shared by the benchmark scripts: medians of repeated runs, interleaved, and the
+one line naming the machine that every benchmark prints first."""
 
 from __future__ import annotations
 
 import statistics
 import time
 from collections.abc import Callable
+
+
+def machine_line() -> str:
+    """CPU model, its AVX2/AVX512/AVX512_BF16/AMX support, torch's kernel level (``ATEN_CPU_CAPABILITY``
+    shows here), any ISA override in the environment, torch version and threads."""
+    import os
+
+    import torch
+
+    from audiokit.device import describe_cpu
+
+    forced = [f"{k}={os.environ[k]}" for k in _ISA_VARIABLES if k in os.environ]
+    return (
+        f"CPU: {describe_cpu()}{' (' + ', '.join(forced) + ')' if forced else ''}; "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores"
+    )
+
+
+_ISA_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
+
+
+def print_machine() -> None:
+    """Print :func:`machine_line` (call after setting the thread count)."""
+    print(machine_line(), flush=True)
 
 
 def median_time(fn: Callable[[], object], repeats: int = 7, warmup: int = 2) -> float:

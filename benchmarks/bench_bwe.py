@@ -39,7 +39,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from _timing import interleaved_medians, print_table  # noqa: E402
+from _timing import interleaved_medians, print_machine, print_table  # noqa: E402
 
 from audiokit.assets import speech_path  # noqa: E402
 from audiokit.bwe import APBWE, APBWEConfig, simulate_narrowband  # noqa: E402
@@ -159,6 +159,7 @@ def main() -> None:
     ap.add_argument("--tiny", action="store_true", help="also report SNRs of the bundled trained tiny model")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    print_machine()
     tiny = None
     if args.tiny:
         from audiokit.cli.bwe import bundled_model_dir

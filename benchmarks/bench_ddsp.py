@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import interleaved_medians, print_table  # noqa: E402
+from _timing import interleaved_medians, print_machine, print_table  # noqa: E402
 
 SR, SECONDS, FRAMES, HARMONICS = 16000, 4.0, 1000, 100
 N = int(SR * SECONDS)
@@ -160,6 +160,7 @@ def main() -> None:
         _memory_child(impl, int(b), float(f), bool(int(bw)))
         return
     repeats = 5 if args.quick else args.repeats
+    print_machine()
     print(
         f"torch {torch.__version__}, threads {torch.get_num_threads()}; "
         f"{SECONDS:.0f} s at {SR} Hz, {HARMONICS} harmonics"

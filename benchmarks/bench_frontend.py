@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import interleaved_medians, print_table  # noqa: E402
+from _timing import interleaved_medians, print_machine, print_table  # noqa: E402
 
 from audiokit.frontend import STFT, MelSpectrogram  # noqa: E402
 
@@ -80,6 +80,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=9)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    print_machine()
     rows = []
     for cfg in [(16000, 1024, 80, 320), (22050, 1024, 256, 1024), (48000, 2048, 512, 2048)]:
         rows += bench_config(*cfg, args.seconds, args.repeats)

@@ -26,7 +26,7 @@ import torch
 from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import median_time, print_table  # noqa: E402
+from _timing import median_time, print_machine, print_table  # noqa: E402
 
 from audiokit.soundscape import (  # noqa: E402
     ARAUS_SAMPLE_RATE,
@@ -51,6 +51,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    print_machine()
     start, stop, step = (float(v) for v in args.gains.split(":"))
     gains = torch.arange(start, stop + step / 2, step)
     sr = ARAUS_SAMPLE_RATE

@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import median_time, print_table  # noqa: E402
+from _timing import median_time, print_machine, print_table  # noqa: E402
 
 from audiokit.perturb import SearchSpace, get  # noqa: E402
 from audiokit.perturb.base import Uniform  # noqa: E402
@@ -296,6 +296,7 @@ def main() -> None:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
+    print_machine()
     if args.only in (None, "timing"):
         bench_per_perturbation()
     if args.only in (None, "throughput"):

@@ -40,7 +40,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import interleaved_medians, median_time, print_table  # noqa: E402
+from _timing import interleaved_medians, median_time, print_machine, print_table  # noqa: E402
 from hifigan import HiFiGANGenerator  # noqa: E402
 
 from audiokit.vocoders import APNet, APNet2, SpectralVocoder  # noqa: E402
@@ -166,6 +166,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
+    print_machine()
     ckpts = dict(c.split("=", 1) for c in args.checkpoint)
 
     models = {

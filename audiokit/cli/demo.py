@@ -15,6 +15,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("out_dir", metavar="OUT_DIR")
     p.add_argument("--only", default=None, help="comma-separated step names (e.g. frontend,vocoder)")
     p.add_argument("--fast", action="store_true", help="fewer iterations/trials, for smoke tests")
+    p.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "bf16"),
+        default="auto",
+        help="inference precision of the vocoder and BWE steps; auto (default): bf16 where the CPU has "
+        "native bf16 (AMX or AVX512_BF16), else fp32",
+    )
     p.set_defaults(func=run)
 
 
@@ -30,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         if bad:
             raise CLIError(f"unknown demo step(s) {', '.join(bad)}; available: {', '.join(sorted(names))}")
     prepare_out_dir(args.out_dir)
-    summary, failed = run_demo(args.out_dir, only, args.fast)
+    summary, failed = run_demo(args.out_dir, only, args.fast, args.precision)
     print(f"wrote {summary}")
     if failed:
         print(f"failed steps: {', '.join(failed)}")

@@ -147,13 +147,13 @@ def run_rank(args: argparse.Namespace) -> int:
     from audiokit.soundscape import ARAUS_SAMPLE_RATE, load_model, rank_maskers
 
     path = existing_file(args.soundscape)
-    if args.out:
-        prepare_out_file(args.out)  # a folder or an unwritable place fails before the ranking
     gains = parse_range(args.gains)
     if not gains:
         raise CLIError(f"--gains {args.gains!r}: need at least one gain")
     for g in gains:
         check_gain_db(g, f"--gains {args.gains!r}")
+    if args.out:
+        prepare_out_file(args.out)  # a folder or an unwritable place fails before the ranking
     try:
         model = load_model(args.model)
     except FileNotFoundError as e:

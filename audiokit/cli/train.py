@@ -50,7 +50,9 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(yaml.safe_dump(run_cfg.to_dict(), sort_keys=False))
         return 0
     from audiokit.batch import prepare_out_dir
+    from audiokit.train.distributed import env_dist_info, resolve_device
 
+    resolve_device(run_cfg.train.device, env_dist_info())  # a device this machine lacks: before any folder
     if run_cfg.train.run_dir:  # a file or an unwritable place: one line, before building anything
         prepare_out_dir(run_cfg.train.run_dir)
     if not args.quiet:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 
 #: the manifest name of audiokit <= 0.x; renamed to ``manifest.jsonl`` by a rerun
 LEGACY_MANIFEST = ".audiokit_vocode.jsonl"
-PRECISIONS = {"fp32": "float32", "bf16": "bfloat16", "reference": None}
+PRECISIONS = {"fp32": "float32", "bf16": "bfloat16", "reference": None}  # plus "auto" (audiokit.device)
 #: Shortest ``--chunk-seconds`` (a chunk much shorter than the model's receptive field is all context).
 MIN_CHUNK_SECONDS = 1.0
 
@@ -73,10 +74,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--precision",
-        choices=sorted(PRECISIONS),
-        default="fp32",
-        help="fp32: fast fp32 engine (default); bf16: bfloat16 engine, fastest on CPUs with AMX/AVX512-BF16 "
-        "(output SNR about 35 dB vs fp32); reference: the op-for-op official network",
+        choices=["auto", *sorted(PRECISIONS)],
+        default="auto",
+        help="auto (default): bf16 where the CPU has native bf16 (AMX or AVX512_BF16), else fp32; "
+        "fp32: fast fp32 engine; bf16: bfloat16 engine, fastest on CPUs with AMX/AVX512-BF16, slower "
+        "than fp32 elsewhere (output SNR about 35 dB vs fp32); reference: the op-for-op official network",
     )
     p.add_argument(
         "--chunk-seconds",
@@ -163,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
     from audiokit.batch import finish, open_job, run_batch
     from audiokit.cli import CLIError
     from audiokit.cli._common import collect_items
+    from audiokit.device import resolve_precision
     from audiokit.io import AUDIO_EXTENSIONS
 
     checkpoint = Path(args.checkpoint) if args.checkpoint else default_checkpoint()
@@ -173,11 +176,12 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(
             f"the bundled tiny model is an APNet; pass --checkpoint PATH to vocode with {args.model}"
         )
+    precision = resolve_precision(args.precision, announce=lambda m: print(m, file=sys.stderr))
     spec = {
         "checkpoint": str(checkpoint),
         "model": args.model,
         "config": args.config,
-        "precision": args.precision,
+        "precision": precision,
         "chunk_seconds": args.chunk_seconds,
         "threads": args.threads,
     }
@@ -188,8 +192,9 @@ def run(args: argparse.Namespace) -> int:
     )
     if not items:
         raise CLIError(f"{args.in_dir}: no audio or .npy files found")
-    base = {"model": model.model_type, "checkpoint": str(checkpoint), "precision": args.precision}
-    settings = {k: spec[k] for k in ("checkpoint", "model", "config", "precision", "chunk_seconds")}
+    base = {"model": model.model_type, "checkpoint": str(checkpoint), "precision": precision}
+    settings = {k: spec[k] for k in ("checkpoint", "model", "config", "chunk_seconds")}
+    settings["precision"] = args.precision  # as requested ("auto" stays "auto"): shards on other CPUs
     with open_job(
         "vocode",
         out_dir,
@@ -210,4 +215,4 @@ def run(args: argparse.Namespace) -> int:
             desc="vocode",
             base_record=base,
         )
-    return finish(report, f"vocode ({model.model_type}, {model.sample_rate} Hz): ")
+    return finish(report, f"vocode ({model.model_type}, {model.sample_rate} Hz, {precision}): ")

@@ -30,6 +30,7 @@ class DemoContext:
 
     out_dir: Path
     fast: bool = False
+    precision: str = "fp32"  # inference precision of the vocoder and BWE steps ("fp32" or "bf16")
     sections: list[str] = field(default_factory=list)
 
     def step_dir(self, name: str) -> Path:
@@ -78,13 +79,18 @@ def discover_steps() -> list:
 
 
 def run_demo(
-    out_dir: str | Path, only: list[str] | None = None, fast: bool = False
+    out_dir: str | Path, only: list[str] | None = None, fast: bool = False, precision: str = "auto"
 ) -> tuple[Path, list[str]]:
     """Run every demo step (or those named in ``only``); return the summary path and failed steps.
 
+    ``precision`` (``auto``, ``fp32``, ``bf16``) is that of the vocoder and BWE steps; ``auto``
+    follows the CPU (:func:`audiokit.device.resolve_precision`) and the choice is printed once.
     A failing step is reported in the summary and does not stop the others.
     """
-    ctx = DemoContext(Path(out_dir), fast=fast)
+    from audiokit.device import resolve_precision
+
+    precision = resolve_precision(precision, announce=lambda m: print(f"[demo] {m}", flush=True))
+    ctx = DemoContext(Path(out_dir), fast=fast, precision=precision)
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
     failed = []
     for mod in discover_steps():

@@ -20,7 +20,7 @@ def run(ctx: DemoContext) -> None:
     from audiokit.cli.bwe import bundled_model_dir
 
     out = ctx.step_dir("bwe")
-    model = APBWE.from_pretrained(bundled_model_dir()).fuse("fp32")
+    model = APBWE.from_pretrained(bundled_model_dir()).fuse(ctx.precision)
     lr, hr = model.config.lr_sampling_rate, model.config.hr_sampling_rate
     cutoff = lr / 2
     real = real_speech_files() if hr == 16000 else []  # recorded human speech, held out
@@ -60,6 +60,7 @@ def run(ctx: DemoContext) -> None:
         "interpolation or by the bundled tiny AP-BWE model; metrics against the original (lower LSD is "
         "better).",
     )
+    ctx.add_text(f"Inference precision: {ctx.precision} (fused network).")
     ctx.add_text(
         "The model is the tiny CPU-trained `pretrained/ap_bwe_tiny_8k_16k` (see its MODEL_CARD.md); the "
         "official full-size checkpoints load with `APBWE.from_official(path, preset)` or "

@@ -33,7 +33,8 @@ def run(ctx: DemoContext) -> None:
     outputs: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
     gl_iters = 8 if ctx.fast else 32
     gl_label = f"Griffin-Lim ({gl_iters} it.)"
-    scores = evaluate_resynthesis(model, clips, gl_iters=gl_iters, outputs=outputs)
+    dtype = torch.bfloat16 if ctx.precision == "bf16" else torch.float32
+    scores = evaluate_resynthesis(model, clips, gl_iters=gl_iters, outputs=outputs, dtype=dtype)
     rows = []
     for name, x in clips:
         voc, gl = outputs[name]
@@ -60,7 +61,7 @@ def run(ctx: DemoContext) -> None:
         ["clip", "vocoder", "PESQ (wb)", "STOI", "MCD dB", "LSD"],
         rows,
         caption=f"Analysis-resynthesis from the {model.n_mels}-band log-mel ({ckpt.name}, "
-        f"{model.sample_rate} Hz); vocoder RTF {scores.rtf:.3f} on this CPU (fp32 engine).",
+        f"{model.sample_rate} Hz); vocoder RTF {scores.rtf:.3f} on this CPU ({ctx.precision} engine).",
     )
     ctx.add_text(
         "The bundled model is a tiny CPU-trained APNet (see `pretrained/apnet_tiny/MODEL_CARD.md`); "

@@ -11,6 +11,7 @@ import torch
 from audiokit.bwe import APBWE, APBWEConfig, narrowband_input, simulate_narrowband
 from audiokit.frontend import sinc_resample
 from tests.conftest import tone
+from tests.numerics import snr_db
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -22,14 +23,15 @@ def _one_thread():
     torch.set_num_threads(n)
 
 
-def small_model(preset: str = "8k_16k", layers: int = 2, seed: int = 0) -> APBWE:
+def small_model(preset: str = "8k_16k", layers: int = 2, seed: int = 0, gain: float = 4.0) -> APBWE:
+    """A narrow random model; ``gain`` scales the weights beyond init so that every frame of context
+    visibly matters (receptive-field and chunking tests), at the cost of conditioning."""
     torch.manual_seed(seed)
     model = APBWE(APBWEConfig.preset(preset).replace(channels=24, layers=layers)).eval()
-    # larger-than-init weights so that every frame of context visibly matters
     with torch.no_grad():
         for p in model.parameters():
             if p.dim() > 1:
-                p.mul_(4.0)
+                p.mul_(gain)
     return model
 
 
@@ -100,15 +102,42 @@ def test_band_above_low_rate_does_not_reach_the_generator():
 
 
 def test_channels_are_independent_and_in_order():
-    model = small_model()
-    x = torch.randn(3, 8000)
+    """Each row of a batch gives its own single-row result, in order.
+
+    Batched and single-row FFT/convolution kernels round differently on some CPUs (MKL's AVX2 path,
+    used on AMD), and the generator reads the phase in (-pi, pi], so a bin whose phase is within
+    rounding of +-pi can flip by 2 pi between the two runs. Two kinds of bins do that, and the test
+    model and comparison avoid them:
+
+    - the band above ``lr / 2`` holds rounding-level amplitudes with arbitrary phases: the test
+      model ignores it (zero input weights there, as a trained model learns to weigh it little);
+    - the centred STFT's first frame analyses a reflect-padded, even-symmetric signal, so its
+      spectrum is real and every negative bin's phase is +pi or -pi by the sign of a rounding error
+      (in the official front end too): outputs are compared after the frames that see frame 0.
+
+    What remains is float rounding amplified by a well-conditioned network, plus the empty band's
+    log-amplitude ``ln(A + 1e-4)`` (``A`` at rounding level, errors <= 1.3e-2) that the residual
+    adds to a band holding little output energy: SNR >= 111 dB seen over 8 seeds with MKL, ATen
+    and oneDNN forced to AVX2 (exact with AVX-512/AMX kernels). A swapped row gives about 0 dB.
+    """
+    model = small_model(gain=1.0)
+    cfg = model.config
+    empty = int(0.95 * cfg.n_fft * cfg.lr_sampling_rate / (2 * cfg.hr_sampling_rate))
+    with torch.no_grad():
+        model.conv_pre_mag.weight[:, empty:] = 0
+        model.conv_pre_pha.weight[:, empty:] = 0
+    x = torch.randn(3, 6000)
     with torch.inference_mode():
         y = model.extend(x, 8000)
         rows = [model.extend(x[i], 8000) for i in range(3)]
-    assert y.shape == (3, 16000)
+    assert y.shape == (3, 12000)
+    start = (cfg.receptive_field + 1) * cfg.hop_size + cfg.win_size // 2
     for i in range(3):
-        torch.testing.assert_close(y[i : i + 1], rows[i], atol=1e-6, rtol=0)
-    assert model.extend(x[0].numpy(), 8000).shape == (1, 16000)  # numpy and (T,) input
+        assert rows[i].shape == (1, 12000)
+        for j in range(3):
+            snr = snr_db(rows[i][0, start:], y[j, start:])
+            assert (snr >= 60.0) if i == j else (snr < 10.0), (i, j, snr)
+    assert model.extend(x[0].numpy(), 8000).shape == (1, 12000)  # numpy and (T,) input
 
 
 @pytest.mark.parametrize("chunk", [3, 23, 64])

@@ -50,6 +50,7 @@ def test_preset_names_match_library():
 def test_folder_extension_resume_and_bad_file(in_dir, tmp_path, model_dir, capsys):
     out = tmp_path / "out"
     args = ["bwe", str(in_dir), str(out), "--checkpoint", str(model_dir), "--no-progress"]
+    args += ["--precision", "fp32"]
     assert main(args) == 1  # one bad file: exit 1, the rest done
     printed = capsys.readouterr()
     assert "3 done" in printed.out and "1 failed" in printed.out

@@ -12,9 +12,10 @@ import soundfile as sf
 import torch
 
 from audiokit.assets import speech_files
+from audiokit.batch import MANIFEST_NAME
 from audiokit.bwe import APBWE
 from audiokit.cli import main
-from audiokit.cli.bwe import MANIFEST_NAME, bundled_model_dir
+from audiokit.cli.bwe import bundled_model_dir
 from audiokit.io import load
 
 

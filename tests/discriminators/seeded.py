@@ -3,6 +3,7 @@ procedure that produced ``tests/data/official/*.json`` (see ``tests/data/officia
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Mapping
 
@@ -77,3 +78,32 @@ def output_summary(out) -> dict:
         "real_fmaps": fm(out[2]),
         "fake_fmaps": fm(out[3]),
     }
+
+
+def real_spectrum_bins(shape: tuple[int, ...]) -> torch.Tensor:
+    """Bins of a centred, reflect-padded rectangular-window STFT ``(B, F, N)`` that are real in exact
+    arithmetic: every bin of frame 0 (its frame is even-symmetric about the first sample) and the DC
+    and Nyquist bins of every frame. Their phase is 0 or pi; where the real part is negative, the
+    computed phase is +pi or -pi by the sign of a rounding error, which differs between CPUs."""
+    mask = torch.zeros(shape, dtype=torch.bool)
+    mask[..., 0] = True
+    mask[..., 0, :] = True
+    mask[..., -1, :] = True
+    return mask
+
+
+def phase_tie_signs(phase: torch.Tensor) -> list[int]:
+    """Flat indices of the :func:`real_spectrum_bins` of a phase spectrogram that came out as -pi."""
+    ties = real_spectrum_bins(tuple(phase.shape)) & (phase.abs() > math.pi / 2)
+    return torch.nonzero((ties & (phase < 0)).flatten()).flatten().tolist()
+
+
+def resolve_phase_ties(phase: torch.Tensor, negative: list[int]) -> torch.Tensor:
+    """Give the +-pi ties of ``phase`` ``(B, F, N)`` the signs recorded by :func:`phase_tie_signs`
+    (the rest is untouched)."""
+    ties = (real_spectrum_bins(tuple(phase.shape)) & (phase.abs() > math.pi / 2)).flatten()
+    sign = torch.ones(ties.numel(), dtype=phase.dtype)
+    sign[torch.tensor(negative, dtype=torch.long)] = -1.0
+    flat = phase.flatten().clone()
+    flat[ties] = sign[ties] * flat[ties].abs()
+    return flat.view_as(phase)
