@@ -78,6 +78,7 @@ class StreamingResample(_Closed):
         self.n_in = 0
         self.n_blocks = 0  # output blocks (conv frames) emitted
         self.n_out = 0
+        self.batch = 1
 
     @property
     def lookahead(self) -> int:
@@ -110,6 +111,7 @@ class StreamingResample(_Closed):
         self._check_open()
         x = _check_stream_audio(x, "StreamingResample.push")
         self.n_in += x.shape[-1]
+        self.batch = x.shape[0]
         if self.identity:
             self.n_out += x.shape[-1]
             return x
@@ -126,7 +128,7 @@ class StreamingResample(_Closed):
         self._check_open()
         self.closed = True
         if self.identity or self.buf is None:
-            return torch.zeros(1 if self.buf is None else self.buf.shape[0], 0)
+            return torch.zeros(self.batch, 0)
         self.buf = F.pad(self.buf, (0, self.width + self.orig))
         y = self._run(self.n_in // self.orig + 1)
         total = -(-self.new * self.n_in // self.orig)
