@@ -219,6 +219,14 @@ class BandwidthExtender:
             return self.synthesise(mag, pha, length=nb.shape[-1])[..., :length]
         return self._extend_chunked(nb, chunk_frames, keep)[..., :length]
 
+    def stream(self, sr: int | None = None, keep_low_band: bool | None = None, max_frames: int = 512):
+        """A :class:`~audiokit.bwe.streaming.BWEStreamer` for audio at ``sr`` (default: the preset's
+        low rate): ``push(audio (B, t)) -> wideband audio``, ``flush() -> audio``; the concatenated
+        output equals :meth:`extend` to float rounding for any chunk sizes."""
+        from audiokit.bwe.streaming import BWEStreamer
+
+        return BWEStreamer(self, sr=sr, keep_low_band=keep_low_band, max_frames=max_frames)
+
     def _context_frames(self) -> int:
         return self.config.receptive_field
 

@@ -127,6 +127,31 @@ class SpectralVocoder(PretrainedMixin, nn.Module):
             audio = self.stft.inverse(torch.complex(real, imag))
         return VocoderOutput(log_amplitude, phase, real, imag, audio)
 
+    def spectrum(self, log_amplitude: torch.Tensor, r: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
+        """The complex spectrum ``(B, F, N)`` of :meth:`head` (same arithmetic), without the ISTFT."""
+        with torch.autocast(log_amplitude.device.type, enabled=False):
+            if log_amplitude.dtype not in (torch.float32, torch.float64):
+                log_amplitude, r, i = log_amplitude.float(), r.float(), i.float()
+            phase = torch.atan2(i, r)
+            amp = torch.exp(log_amplitude)
+            return torch.complex(amp * torch.cos(phase), amp * torch.sin(phase))
+
+    def stream(self, dtype: torch.dtype | None = None, grn: str = "running", max_frames: int = 1024):
+        """A :class:`~audiokit.vocoders.streaming.VocoderStreamer`: ``push(mel (B, n_mels, n)) -> audio``,
+        ``flush() -> audio``. For APNet the concatenated output equals ``self(mel).audio`` to float
+        rounding for any chunk sizes; for APNet2 GRN uses running statistics (an approximation, see
+        :mod:`audiokit.vocoders.streaming`). The look-ahead is :attr:`lookahead_samples`."""
+        from audiokit.vocoders.streaming import VocoderStreamer
+
+        return VocoderStreamer(self, dtype=dtype, grn=grn, max_frames=max_frames)
+
+    @property
+    def lookahead_samples(self) -> int:
+        """Algorithmic latency of streaming in samples (receptive field and synthesis window)."""
+        from audiokit.vocoders.streaming import lookahead_samples
+
+        return lookahead_samples(self)
+
     def forward(self, mel: torch.Tensor) -> VocoderOutput:
         """Vocode a log-mel ``(B, n_mels, N)`` (or ``(n_mels, N)``); see :class:`VocoderOutput`."""
         mel = self.check_mel(mel)

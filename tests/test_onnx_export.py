@@ -1,0 +1,46 @@
+"""ONNX export of the bundled APNet and AP-BWE: onnxruntime agrees with PyTorch (>= 60 dB, fp32)
+at lengths and batch sizes other than the export example's."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from audiokit.cli import main
+from audiokit.io import resample
+from audiokit.onnx_export import export_onnx, load_model, onnx_session, run_onnx
+
+
+def snr_db(ref: torch.Tensor, y: torch.Tensor) -> float:
+    return float(10 * torch.log10(ref.pow(2).sum() / (ref - y).pow(2).sum().clamp_min(1e-30)))
+
+
+def test_apnet_onnx_matches_pytorch(tmp_path, speech16k):
+    wav, sr = speech16k
+    model = load_model("apnet_tiny")
+    out = export_onnx("apnet_tiny", tmp_path / "apnet.onnx")
+    session = onnx_session(out)
+    mel = model.mel(torch.stack((wav[:20000], wav[30000:50000])), sample_rate=sr)
+    with torch.inference_mode():
+        ref = model(mel).audio
+    y = run_onnx(session, mel)
+    assert y.shape == ref.shape
+    assert snr_db(ref, y) >= 60
+
+
+def test_apbwe_onnx_via_cli_matches_pytorch(tmp_path, speech16k):
+    wav, sr = speech16k
+    out = tmp_path / "bwe.onnx"
+    assert main(["export", "--onnx", "ap_bwe_tiny_8k_16k", str(out)]) == 0
+    model = load_model("ap_bwe_tiny_8k_16k")
+    x = torch.as_tensor(resample(wav[None, :33333], sr, 8000)).float()
+    ref = model.extend(x, 8000, chunk_frames=None)
+    y = run_onnx(onnx_session(out), x)
+    assert y.shape == ref.shape
+    assert snr_db(ref, y) >= 60
+
+
+def test_export_errors(tmp_path):
+    with pytest.raises(ValueError, match=r"\.onnx"):
+        export_onnx("apnet_tiny", tmp_path / "x.bin")
+    assert main(["export", "--onnx", str(tmp_path / "missing"), str(tmp_path / "x.onnx")]) == 2
