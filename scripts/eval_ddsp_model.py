@@ -1,9 +1,13 @@
 """Resynthesis metrics of a DDSP model on a folder of phrases with ground-truth f0 (as written by
-scripts/make_ddsp_synthetic.py), next to two references: the true instrument re-rendered with other
-noise and stored as the data are, 16-bit PCM (the floor of the metrics), and audiokit's default-timbre
-synthesizer (no learning).
+scripts/make_ddsp_synthetic.py or recipes/ddsp_solo/prepare_fluidr3.py), next to two references: the
+floor of the metrics and audiokit's default-timbre synthesizer (no learning). The floor is the true
+instrument re-rendered with other noise and stored as the data are, 16-bit PCM, for the synthetic
+instrument (a folder with instrument.json), else (recorded or sampled instruments) the
+harmonic-plus-noise analysis-resynthesis of each phrase (audiokit.ddsp.evaluation.analysis_resynthesis).
+"Gap closed" is (default - model) / (default - floor) of the spectral loss.
 
     python scripts/eval_ddsp_model.py pretrained/ddsp_tiny data/ddsp_synthetic/val [--seconds 4]
+    python scripts/eval_ddsp_model.py pretrained/ddsp_violin data/fluidr3/violin/val
 
 Prints a markdown table and writes it with the raw numbers to MODEL_DIR/eval.json unless --no-write.
 """
@@ -24,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from audiokit.ddsp import synthesize  # noqa: E402
 from audiokit.ddsp.data import DDSPExamples  # noqa: E402
-from audiokit.ddsp.evaluation import resynthesis_metrics  # noqa: E402
+from audiokit.ddsp.evaluation import analysis_resynthesis, resynthesis_metrics  # noqa: E402
 from audiokit.ddsp.model import DDSPAutoencoder, DDSPConfig  # noqa: E402
 from audiokit.ddsp.synthetic import SyntheticInstrument  # noqa: E402
 
@@ -40,7 +44,7 @@ class _Renderer(torch.nn.Module):
         )
 
     def forward(self, f0, ld, audio):
-        return {"audio": self.render(f0, ld)}
+        return {"audio": self.render(f0, ld, audio)}
 
 
 class _Dry(torch.nn.Module):
@@ -83,20 +87,41 @@ def main() -> None:
         f0_max=cfg.f0_max,
     )
     examples = [ds[i] for i in range(min(len(ds), args.max_examples or len(ds)))]
-    inst = SyntheticInstrument()
     gen = torch.Generator().manual_seed(1234)
+    name = args.model.name
     rows = {}
-    rows["ddsp_tiny (this model)"] = resynthesis_metrics(model, examples)
+    rows[f"{name} (this model)"] = resynthesis_metrics(model, examples)
     if model.config.reverb:
-        rows["ddsp_tiny without its reverb (audio_dry)"] = resynthesis_metrics(_Dry(model), examples)
-    rows["synthetic instrument, other noise (floor)"] = resynthesis_metrics(
-        _Renderer(lambda f0, ld: _pcm16(inst.render(f0, ld, gen)), cfg), examples
-    )
+        rows[f"{name} without its reverb (audio_dry)"] = resynthesis_metrics(_Dry(model), examples)
+    if (args.data / "instrument.json").is_file():
+        inst = SyntheticInstrument()
+        floor_name = "synthetic instrument, other noise (floor)"
+        floor = _Renderer(lambda f0, ld, audio: _pcm16(inst.render(f0, ld, gen)), cfg)
+    else:
+        floor_name = "analysis-resynthesis, same synthesizer (floor)"
+        floor = _Renderer(
+            lambda f0, ld, audio: analysis_resynthesis(
+                audio[0],
+                f0[0],
+                cfg.sample_rate,
+                cfg.hop_length,
+                cfg.n_harmonics,
+                cfg.n_noise_bands,
+                generator=gen,
+            )[None],
+            cfg,
+        )
+    rows[floor_name] = resynthesis_metrics(floor, examples)
     rows["default timbre, synthesize() (no learning)"] = resynthesis_metrics(
         _Renderer(
-            lambda f0, ld: synthesize(f0, ld, sample_rate=cfg.sample_rate, frame_rate=cfg.frame_rate), cfg
+            lambda f0, ld, audio: synthesize(f0, ld, sample_rate=cfg.sample_rate, frame_rate=cfg.frame_rate),
+            cfg,
         ),
         examples,
+    )
+    default = rows["default timbre, synthesize() (no learning)"]["spectral_loss"]
+    gap = (default - rows[f"{name} (this model)"]["spectral_loss"]) / (
+        default - rows[floor_name]["spectral_loss"]
     )
     header = (
         "| renderer | spectral loss | loudness L1 (dB) | loudness L1, voiced (dB) | f0 L1 (semitones) "
@@ -111,7 +136,10 @@ def main() -> None:
             f"{m['f0_l1_midi']:.4f} | "
             f"{m['f0_outlier_ratio']:.3f} |"
         )
-    print(f"\n{len(examples)} examples of {args.seconds:g} s from {args.data}")
+    print(
+        f"\n{len(examples)} examples of {args.seconds:g} s from {args.data}; "
+        f"spectral-loss gap closed: {gap:.1%}"
+    )
     if not args.no_write:
         (args.model / "eval.json").write_text(
             json.dumps(
@@ -120,6 +148,8 @@ def main() -> None:
                     "n_examples": len(examples),
                     "seconds": args.seconds,
                     "results": rows,
+                    "floor": floor_name,
+                    "gap_closed": gap,
                 },
                 indent=2,
             )

@@ -7,6 +7,13 @@
   (``>= 0.85``), the resynthesis' f0 measured by pYIN (magenta uses CREPE; a user's tracker can be
   passed); an example is an *f0 outlier* when the tracker finds no pitch in those frames or its mean
   error exceeds 12 semitones.
+
+:func:`analysis_resynthesis` is a reference renderer for recorded (or sampled) instruments, whose
+sound has no known generator: every frame's harmonic amplitudes are measured from the recording at
+the known f0 and its residual's spectrum sets the filtered noise, then both are re-synthesised with
+the same harmonic-plus-noise synthesizer a DDSP model drives. It scores about what a model with
+perfect controls would, the *floor* of the metrics (an estimate: a model can come close to it or, where
+the analysis blurs fast changes, beat it).
 """
 
 from __future__ import annotations
@@ -16,10 +23,12 @@ from collections.abc import Iterable
 import numpy as np
 import torch
 
+from audiokit.ddsp.api import filtered_noise, harmonic
 from audiokit.ddsp.features import compute_loudness, get_f0_extractor
 from audiokit.ddsp.losses import SpectralLoss
+from audiokit.frontend.stft import get_window, stft
 
-__all__ = ["resynthesis_metrics"]
+__all__ = ["resynthesis_metrics", "analysis_resynthesis"]
 
 
 def _midi(f: np.ndarray) -> np.ndarray:
@@ -85,3 +94,60 @@ def resynthesis_metrics(
         "f0_outlier_ratio": outliers / max(n, 1),
         "n_examples": float(n),
     }
+
+
+@torch.no_grad()
+def analysis_resynthesis(
+    audio: torch.Tensor,
+    f0_hz: torch.Tensor,
+    sample_rate: int = 16000,
+    hop: int = 64,
+    n_harmonics: int = 60,
+    n_noise_bands: int = 65,
+    win_length: int = 512,
+    periods: float = 3.0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Harmonic-plus-noise analysis and resynthesis of ``(T,)`` audio with frame f0 ``(F,)`` -> ``(64 F,)``.
+
+    Harmonic ``k`` of frame ``j``: ``2 |sum_n w[n] x[jH + n] exp(-2 pi i k f0_j n / sr)| / sum(w)``,
+    ``w`` a Hann window of ``periods`` periods of f0 (at most ``win_length`` samples) centred on the
+    frame (exact for a steady sinusoid); zero at or above Nyquist. Noise: the STFT power of the audio
+    minus that of the harmonic part (FFT ``2 (n_noise_bands - 1)``, clipped at 0, three frames
+    smoothed; a power difference, as the resynthesised harmonics do not keep the recording's phases)
+    gives the band magnitudes ``H`` of uniform noise in ``[-1, 1]`` (power ``H^2 / 3`` per bin).
+    """
+    x = audio.double().reshape(-1)
+    f0 = f0_hz.double().reshape(-1)
+    n_frames = f0.numel()
+    half = win_length // 2
+    n = torch.arange(win_length, dtype=torch.float64) - half
+    # pitch-adaptive Hann windows of ``periods`` periods (at most win_length), centred on the frame
+    width = (periods * sample_rate / f0).clamp(max=win_length)[:, None]  # (F, 1)
+    w = torch.where(n.abs() < width / 2, 0.5 + 0.5 * torch.cos(2 * torch.pi * n / width), 0.0)
+    xp = torch.nn.functional.pad(x, (half, half + max(0, n_frames * hop - x.numel())))
+    frames = xp.unfold(0, win_length, hop)[:n_frames] * w  # frame j centred on sample j * hop
+    k = torch.arange(1, n_harmonics + 1, dtype=torch.float64)
+    amps = torch.empty(n_frames, n_harmonics, dtype=torch.float64)
+    for a in range(0, n_frames, 64):
+        b = min(n_frames, a + 64)
+        ph = 2 * torch.pi / sample_rate * f0[a:b, None, None] * k[None, :, None] * n
+        re = (frames[a:b, None, :] * torch.cos(ph)).sum(-1)
+        im = (frames[a:b, None, :] * torch.sin(ph)).sum(-1)
+        amps[a:b] = 2 * torch.sqrt(re**2 + im**2) / w[a:b].sum(-1, keepdim=True)
+    amps = amps * (f0[:, None] * k < sample_rate / 2)
+    total = amps.sum(-1)
+    dist = amps / total.clamp(min=1e-12)[:, None]
+    n_out = n_frames * hop
+    harm = harmonic(f0[None], total[None], dist[None], n_out, sample_rate, normalize=False)[0]
+    n_fft = 2 * (n_noise_bands - 1)
+    w_noise = get_window("hann", n_fft, torch.float64)
+    xs = torch.nn.functional.pad(x, (0, max(0, n_out - x.numel())))[:n_out]
+    power = (
+        stft(xs, n_fft, hop, w_noise)[0].abs().square() - stft(harm, n_fft, hop, w_noise)[0].abs().square()
+    )
+    power = power.clamp(min=0.0)[:, :n_frames]  # (bands, F): what the harmonics do not explain
+    power = torch.nn.functional.avg_pool1d(power[None], 3, 1, 1, count_include_pad=False)[0]
+    mags = torch.sqrt(power / (w_noise.square().sum() / 3.0)).T  # (F, bands)
+    noise = filtered_noise(mags[None], n_out, generator=generator)[0]
+    return (harm + noise).float()
