@@ -56,13 +56,19 @@ class DataStatistics:
 
 
 def data_statistics(
-    f0_hz: Iterable[np.ndarray], voiced: Iterable[np.ndarray], loudness_db: Iterable[np.ndarray]
+    f0_hz: Iterable[np.ndarray],
+    voiced: Iterable[np.ndarray],
+    loudness_db: Iterable[np.ndarray],
+    loudness_floor_db: float | None = None,
 ) -> DataStatistics:
-    """Statistics of ``(F,)`` frame arrays (one triple per recording) over the voiced frames."""
+    """Statistics of ``(F,)`` frame arrays (one triple per recording) over the voiced frames (those
+    louder than ``loudness_floor_db`` if given: a note's first frames can be silent)."""
     f, ld = [], []
     for f0_i, v_i, ld_i in zip(f0_hz, voiced, loudness_db):
         n = min(len(f0_i), len(v_i), len(ld_i))
         sel = (np.asarray(v_i[:n]) > 0.5) & (np.asarray(f0_i[:n]) > 0)
+        if loudness_floor_db is not None:
+            sel &= np.asarray(ld_i[:n]) > loudness_floor_db
         f.append(_midi(np.asarray(f0_i[:n])[sel]))
         ld.append(np.asarray(ld_i[:n], dtype=np.float64)[sel])
     midi, loud = np.concatenate(f), np.concatenate(ld)

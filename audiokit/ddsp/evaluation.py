@@ -28,7 +28,7 @@ from audiokit.ddsp.features import compute_loudness, get_f0_extractor
 from audiokit.ddsp.losses import SpectralLoss
 from audiokit.frontend.stft import get_window, stft
 
-__all__ = ["resynthesis_metrics", "analysis_resynthesis"]
+__all__ = ["resynthesis_metrics", "analysis_resynthesis", "pitch_following"]
 
 
 def _midi(f: np.ndarray) -> np.ndarray:
@@ -151,3 +151,29 @@ def analysis_resynthesis(
     mags = torch.sqrt(power / (w_noise.square().sum() / 3.0)).T  # (F, bands)
     noise = filtered_noise(mags[None], n_out, generator=generator)[0]
     return (harm + noise).float()
+
+
+def pitch_following(
+    f0_in: np.ndarray, voiced_in: np.ndarray, f0_out: np.ndarray, voiced_out: np.ndarray
+) -> dict[str, float]:
+    """How an output's pitch follows an input's, octaves folded: over the frames voiced in both,
+    ``e = 1200 log2(f_out / f_in)`` folded into ``[-600, 600)`` cents (a timbre transfer may move the
+    pitch by whole octaves). Returns the median and mean ``|e|``, the share within 50 cents and the
+    number of frames compared (``(F,)`` arrays; the shorter length is used)."""
+    n = min(len(f0_in), len(f0_out))
+    sel = (
+        (np.asarray(voiced_in[:n]) > 0.5)
+        & (np.asarray(voiced_out[:n]) > 0.5)
+        & (np.asarray(f0_in[:n]) > 0)
+        & (np.asarray(f0_out[:n]) > 0)
+    )
+    if not sel.any():
+        return {"median_cents": float("nan"), "mean_cents": float("nan"), "within_50": 0.0, "frames": 0.0}
+    e = 1200.0 * np.log2(np.asarray(f0_out[:n])[sel] / np.asarray(f0_in[:n])[sel])
+    e = np.abs((e + 600.0) % 1200.0 - 600.0)
+    return {
+        "median_cents": float(np.median(e)),
+        "mean_cents": float(e.mean()),
+        "within_50": float((e <= 50.0).mean()),
+        "frames": float(sel.sum()),
+    }

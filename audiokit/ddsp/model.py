@@ -223,10 +223,14 @@ class DDSPAutoencoder(nn.Module):
                     loudness_shift = self.loudness_mean_db - float(ld[voiced].mean())
             ld = ld + loudness_shift - quiet_db * (~voiced)
         floor = -(DB_RANGE if self.config.loudness == "current" else LEGACY_LD_RANGE)
+        # no louder than the training data's loudest frame (0 dB for models without the statistics)
+        ceiling = (
+            stats.loudness_quantiles_db[-1] if stats is not None and stats.loudness_quantiles_db else 0.0
+        )
         info = {"octave_shift": octave, "pitch_shift": pitch_shift, "loudness": mode}
         if mode == "shift":
             info["loudness_shift"] = loudness_shift
-        return f0, np.clip(ld, floor, 0.0), info
+        return f0, np.clip(ld, floor, ceiling), info
 
     # Inference helpers ---------------------------------------------------------------------------------
     @property

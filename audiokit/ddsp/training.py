@@ -19,8 +19,9 @@ from pathlib import Path
 import torch
 
 from audiokit.ddsp.adjust import DataStatistics, data_statistics
+from audiokit.ddsp.core import DB_RANGE
 from audiokit.ddsp.data import DDSPExamples
-from audiokit.ddsp.features import compute_loudness
+from audiokit.ddsp.features import LEGACY_LD_RANGE, compute_loudness
 from audiokit.ddsp.losses import SpectralLoss
 from audiokit.ddsp.model import DDSPAutoencoder, DDSPConfig
 from audiokit.train import ExportBundle, TrainingTask, ValidationResult
@@ -73,7 +74,8 @@ def training_statistics(ds: DDSPExamples, model_config: DDSPConfig) -> DataStati
         compute_loudness(torch.from_numpy(a), sr, fr)[: f.size].double().numpy()
         for a, f in zip(ds.audio, ds.f0)
     ]
-    return data_statistics(ds.f0, ds.conf, loud)
+    floor = -(DB_RANGE if model_config.loudness == "current" else LEGACY_LD_RANGE) + 1.0
+    return data_statistics(ds.f0, ds.conf, loud, loudness_floor_db=floor)
 
 
 class DDSPTask(TrainingTask):
@@ -194,7 +196,14 @@ class DDSPTask(TrainingTask):
         )
 
     def export(self) -> ExportBundle:
+        """The model's weights and config; the config carries the training data's statistics
+        (computed from ``data.path`` here when the checkpoint's config lacks them)."""
         model = self.model("ddsp")
+        if model.config.data_stats is None:
+            try:
+                model.config.data_stats = training_statistics(self._dataset("train"), model.config)
+            except ValueError as e:
+                log.warning("training data statistics not exported (%s)", e)
         weights = {k: v for k, v in model.state_dict().items()}
         stats = model.data_statistics.tolist()
         return ExportBundle(
