@@ -67,6 +67,20 @@ def _pcm16(audio: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(sf.read(buf, dtype="float32")[0])[None]
 
 
+def _previous(args: argparse.Namespace, n_examples: int) -> dict:
+    """The rows of MODEL_DIR/eval.json when it scored the same data the same way, else ``{}``."""
+    path = args.model / "eval.json"
+    if not path.is_file():
+        return {}
+    old = json.loads(path.read_text())
+    same = (old.get("data"), old.get("n_examples"), old.get("seconds")) == (
+        str(args.data),
+        n_examples,
+        args.seconds,
+    )
+    return old.get("results", {}) if same else {}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model", type=Path)
@@ -74,6 +88,12 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=4.0, help="example length (default 4)")
     ap.add_argument("--max-examples", type=int, default=None, help="use only the first N examples")
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument(
+        "--reuse-references",
+        action="store_true",
+        help="take the floor and default-timbre rows from MODEL_DIR/eval.json if it scored the same data "
+        "(they do not depend on the model; saves their pYIN runs when re-scoring a newer checkpoint)",
+    )
     args = ap.parse_args()
     model = DDSPAutoencoder.from_pretrained(args.model)
     cfg = model.config
@@ -111,15 +131,22 @@ def main() -> None:
             )[None],
             cfg,
         )
-    rows[floor_name] = resynthesis_metrics(floor, examples)
-    rows["default timbre, synthesize() (no learning)"] = resynthesis_metrics(
-        _Renderer(
-            lambda f0, ld, audio: synthesize(f0, ld, sample_rate=cfg.sample_rate, frame_rate=cfg.frame_rate),
-            cfg,
+    default_name = "default timbre, synthesize() (no learning)"
+    old = _previous(args, len(examples)) if args.reuse_references else {}
+    for key, renderer in (
+        (floor_name, floor),
+        (
+            default_name,
+            _Renderer(
+                lambda f0, ld, audio: synthesize(
+                    f0, ld, sample_rate=cfg.sample_rate, frame_rate=cfg.frame_rate
+                ),
+                cfg,
+            ),
         ),
-        examples,
-    )
-    default = rows["default timbre, synthesize() (no learning)"]["spectral_loss"]
+    ):
+        rows[key] = old[key] if key in old else resynthesis_metrics(renderer, examples)
+    default = rows[default_name]["spectral_loss"]
     gap = (default - rows[f"{name} (this model)"]["spectral_loss"]) / (
         default - rows[floor_name]["spectral_loss"]
     )

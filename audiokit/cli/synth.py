@@ -37,19 +37,28 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--model",
         required=True,
         metavar="DIR",
-        help="DDSP model directory (or pretrained name, e.g. ddsp_tiny)",
+        help="DDSP model directory or bundled name (ddsp_violin, ddsp_flute, ddsp_tiny)",
     )
     tt.add_argument(
-        "--pitch-shift", type=float, default=0.0, metavar="SEMITONES", help="transpose the input pitch"
+        "--pitch-shift",
+        type=float,
+        default=0.0,
+        metavar="SEMITONES",
+        help="transpose the input pitch (on top of the automatic octave shift)",
     )
     tt.add_argument(
         "--loudness-shift",
         type=float,
         default=None,
         metavar="DB",
-        help="add DB to the input loudness (default: move the mean voiced loudness onto the training data's)",
+        help="add DB to the input loudness instead of the automatic loudness matching",
     )
-    tt.add_argument("--no-auto-adjust", action="store_true", help="no automatic loudness adjustment")
+    tt.add_argument(
+        "--no-auto-adjust",
+        action="store_true",
+        help="keep the input's register and loudness (default: shift by octaves to the instrument's register "
+        "and match the loudness distribution of its training data, as magenta's timbre-transfer notebook)",
+    )
     tt.add_argument(
         "--quiet-db", type=float, default=20.0, help="attenuation of unvoiced frames in dB (default 20)"
     )
