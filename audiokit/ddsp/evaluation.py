@@ -105,17 +105,18 @@ def analysis_resynthesis(
     n_harmonics: int = 60,
     n_noise_bands: int = 65,
     win_length: int = 512,
-    periods: float = 3.0,
+    periods: float = 4.0,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Harmonic-plus-noise analysis and resynthesis of ``(T,)`` audio with frame f0 ``(F,)`` -> ``(64 F,)``.
 
     Harmonic ``k`` of frame ``j``: ``2 |sum_n w[n] x[jH + n] exp(-2 pi i k f0_j n / sr)| / sum(w)``,
     ``w`` a Hann window of ``periods`` periods of f0 (at most ``win_length`` samples) centred on the
-    frame (exact for a steady sinusoid); zero at or above Nyquist. Noise: the STFT power of the audio
-    minus that of the harmonic part (FFT ``2 (n_noise_bands - 1)``, clipped at 0, three frames
-    smoothed; a power difference, as the resynthesised harmonics do not keep the recording's phases)
-    gives the band magnitudes ``H`` of uniform noise in ``[-1, 1]`` (power ``H^2 / 3`` per bin).
+    frame (exact for a steady sinusoid); zero at or above Nyquist. Noise: the residual after
+    subtracting the measured partials with their phases (overlap-added, Hann of two hops); its STFT
+    power (FFT ``2 (n_noise_bands - 1)``, three frames smoothed) gives the band magnitudes ``H`` of
+    uniform noise in ``[-1, 1]`` (power ``H^2 / 3`` per bin). The harmonic part is re-synthesised
+    with the synthesizer's own phases, as a model's output is.
     """
     x = audio.double().reshape(-1)
     f0 = f0_hz.double().reshape(-1)
@@ -129,24 +130,36 @@ def analysis_resynthesis(
     frames = xp.unfold(0, win_length, hop)[:n_frames] * w  # frame j centred on sample j * hop
     k = torch.arange(1, n_harmonics + 1, dtype=torch.float64)
     amps = torch.empty(n_frames, n_harmonics, dtype=torch.float64)
+    phases = torch.empty(n_frames, n_harmonics, dtype=torch.float64)
     for a in range(0, n_frames, 64):
         b = min(n_frames, a + 64)
         ph = 2 * torch.pi / sample_rate * f0[a:b, None, None] * k[None, :, None] * n
         re = (frames[a:b, None, :] * torch.cos(ph)).sum(-1)
         im = (frames[a:b, None, :] * torch.sin(ph)).sum(-1)
         amps[a:b] = 2 * torch.sqrt(re**2 + im**2) / w[a:b].sum(-1, keepdim=True)
+        phases[a:b] = torch.atan2(-im, re)  # x ~ a cos(w n + phase) around the frame centre
     amps = amps * (f0[:, None] * k < sample_rate / 2)
     total = amps.sum(-1)
     dist = amps / total.clamp(min=1e-12)[:, None]
     n_out = n_frames * hop
     harm = harmonic(f0[None], total[None], dist[None], n_out, sample_rate, normalize=False)[0]
+    # the noise is what the harmonics do not explain: the residual of a phase-locked overlap-add of
+    # the measured partials (Hann of 2 hops, which sums to 1)
+    m = torch.arange(-hop, hop, dtype=torch.float64)
+    ola_w = get_window("hann", 2 * hop, torch.float64)
+    locked = torch.zeros(n_out + 2 * hop, dtype=torch.float64)
+    for a in range(0, n_frames, 64):
+        b = min(n_frames, a + 64)
+        arg = 2 * torch.pi / sample_rate * f0[a:b, None, None] * k[None, :, None] * m + phases[a:b, :, None]
+        seg = (amps[a:b, :, None] * torch.cos(arg)).sum(1) * ola_w  # (b - a, 2 hop)
+        idx = (torch.arange(a, b)[:, None] * hop + torch.arange(2 * hop)).reshape(-1)
+        locked.index_add_(0, idx, seg.reshape(-1))
+    xs = torch.nn.functional.pad(x, (0, max(0, n_out - x.numel())))[:n_out]
+    resid = xs - locked[hop : hop + n_out]
     n_fft = 2 * (n_noise_bands - 1)
     w_noise = get_window("hann", n_fft, torch.float64)
-    xs = torch.nn.functional.pad(x, (0, max(0, n_out - x.numel())))[:n_out]
-    power = (
-        stft(xs, n_fft, hop, w_noise)[0].abs().square() - stft(harm, n_fft, hop, w_noise)[0].abs().square()
-    )
-    power = power.clamp(min=0.0)[:, :n_frames]  # (bands, F): what the harmonics do not explain
+    power = stft(resid, n_fft, hop, w_noise)[0].abs().square()
+    power = power[:, :n_frames]  # (bands, F)
     power = torch.nn.functional.avg_pool1d(power[None], 3, 1, 1, count_include_pad=False)[0]
     mags = torch.sqrt(power / (w_noise.square().sum() / 3.0)).T  # (F, bands)
     noise = filtered_noise(mags[None], n_out, generator=generator)[0]
