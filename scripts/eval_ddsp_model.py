@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from audiokit.ddsp import synthesize  # noqa: E402
 from audiokit.ddsp.data import DDSPExamples  # noqa: E402
 from audiokit.ddsp.evaluation import analysis_resynthesis, resynthesis_metrics  # noqa: E402
+from audiokit.ddsp.features import get_f0_extractor  # noqa: E402
 from audiokit.ddsp.model import DDSPAutoencoder, DDSPConfig  # noqa: E402
 from audiokit.ddsp.synthetic import SyntheticInstrument  # noqa: E402
 
@@ -94,6 +95,11 @@ def main() -> None:
         help="take the floor and default-timbre rows from MODEL_DIR/eval.json if it scored the same data "
         "(they do not depend on the model; saves their pYIN runs when re-scoring a newer checkpoint)",
     )
+    ap.add_argument(
+        "--references-only",
+        action="store_true",
+        help="score only the floor and default-timbre rows (for a later --reuse-references run)",
+    )
     args = ap.parse_args()
     model = DDSPAutoencoder.from_pretrained(args.model)
     cfg = model.config
@@ -107,12 +113,20 @@ def main() -> None:
         f0_max=cfg.f0_max,
     )
     examples = [ds[i] for i in range(min(len(ds), args.max_examples or len(ds)))]
+    tracker = "pyin"
+    if cfg.data_stats is not None:
+        # pYIN on the outputs from an octave below the instrument's 5th-percentile pitch: it finds
+        # sub-octave errors, and costs far less than a search from a voice's 50 Hz
+        fmin = max(cfg.f0_min, 440.0 * 2 ** ((cfg.data_stats.f0_low_midi - 12 - 69) / 12))
+        tracker = get_f0_extractor("pyin", fmin=fmin, fmax=cfg.f0_max)
+        print(f"pYIN on the outputs: {fmin:.0f}-{cfg.f0_max:.0f} Hz", file=sys.stderr)
     gen = torch.Generator().manual_seed(1234)
     name = args.model.name
     rows = {}
-    rows[f"{name} (this model)"] = resynthesis_metrics(model, examples)
-    if model.config.reverb:
-        rows[f"{name} without its reverb (audio_dry)"] = resynthesis_metrics(_Dry(model), examples)
+    if not args.references_only:
+        rows[f"{name} (this model)"] = resynthesis_metrics(model, examples, tracker)
+    if model.config.reverb and not args.references_only:
+        rows[f"{name} without its reverb (audio_dry)"] = resynthesis_metrics(_Dry(model), examples, tracker)
     if (args.data / "instrument.json").is_file():
         inst = SyntheticInstrument()
         floor_name = "synthetic instrument, other noise (floor)"
@@ -145,11 +159,10 @@ def main() -> None:
             ),
         ),
     ):
-        rows[key] = old[key] if key in old else resynthesis_metrics(renderer, examples)
+        rows[key] = old[key] if key in old else resynthesis_metrics(renderer, examples, tracker)
     default = rows[default_name]["spectral_loss"]
-    gap = (default - rows[f"{name} (this model)"]["spectral_loss"]) / (
-        default - rows[floor_name]["spectral_loss"]
-    )
+    ours = rows.get(f"{name} (this model)", {"spectral_loss": float("nan")})["spectral_loss"]
+    gap = (default - ours) / (default - rows[floor_name]["spectral_loss"])
     header = (
         "| renderer | spectral loss | loudness L1 (dB) | loudness L1, voiced (dB) | f0 L1 (semitones) "
         "| f0 outliers |"
@@ -177,6 +190,7 @@ def main() -> None:
                     "results": rows,
                     "floor": floor_name,
                     "gap_closed": gap,
+                    "pyin_hz": [fmin, cfg.f0_max] if cfg.data_stats is not None else [cfg.f0_min, cfg.f0_max],
                 },
                 indent=2,
             )
