@@ -55,19 +55,28 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--model",
         required=True,
         metavar="DIR",
-        help="DDSP model directory (or pretrained name, e.g. ddsp_tiny)",
+        help="DDSP model directory or bundled name (ddsp_violin, ddsp_flute, ddsp_tiny)",
     )
     tt.add_argument(
-        "--pitch-shift", type=pitch_shift, default=0.0, metavar="SEMITONES", help="transpose the input pitch"
+        "--pitch-shift",
+        type=pitch_shift,
+        default=0.0,
+        metavar="SEMITONES",
+        help="transpose the input pitch (on top of the automatic octave shift)",
     )
     tt.add_argument(
         "--loudness-shift",
         type=gain_db,
         default=None,
         metavar="DB",
-        help="add DB to the input loudness (default: move the mean voiced loudness onto the training data's)",
+        help="add DB to the input loudness instead of the automatic loudness matching",
     )
-    tt.add_argument("--no-auto-adjust", action="store_true", help="no automatic loudness adjustment")
+    tt.add_argument(
+        "--no-auto-adjust",
+        action="store_true",
+        help="keep the input's register and loudness (default: shift by octaves to the instrument's register "
+        "and match the loudness distribution of its training data, as magenta's timbre-transfer notebook)",
+    )
     tt.add_argument(
         "--quiet-db",
         type=nonneg_float,

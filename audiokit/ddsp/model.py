@@ -24,6 +24,7 @@ from torch import nn
 
 from audiokit.assets import resolve_pretrained
 from audiokit.checkpoints import PretrainedMixin
+from audiokit.ddsp.adjust import DataStatistics, match_loudness, octave_shift
 from audiokit.ddsp.core import DB_RANGE
 from audiokit.ddsp.decoders import RnnFcDecoder
 from audiokit.ddsp.effects import Reverb
@@ -64,8 +65,10 @@ class DDSPConfig:
     """Everything needed to rebuild a DDSP autoencoder (stored as ``config.json``).
 
     ``loudness`` names the loudness definition the model was trained on (``"current"`` or
-    ``"legacy"``); ``f0_min``/``f0_max`` bound the pYIN search. (Statistics of the training data used
-    by timbre transfer live in the weights, see :meth:`DDSPAutoencoder.set_data_statistics`.)
+    ``"legacy"``); ``f0_min``/``f0_max`` bound the pYIN search. ``data_stats`` are the training
+    data's pitch and loudness statistics used by timbre transfer's auto-adjust (octave shift,
+    loudness quantile matching); older models keep only the mean loudness and pitch in the weights
+    (:meth:`DDSPAutoencoder.set_data_statistics`).
     """
 
     sample_rate: int = 16000
@@ -82,6 +85,7 @@ class DDSPConfig:
     loudness: str = "current"
     f0_min: float = 50.0
     f0_max: float = 2000.0
+    data_stats: DataStatistics | None = None
 
     def __post_init__(self) -> None:
         if self.sample_rate % self.frame_rate:
@@ -176,6 +180,59 @@ class DDSPAutoencoder(PretrainedMixin, nn.Module):
         v = float(self.data_statistics[0])
         return None if v != v else v
 
+    @property
+    def f0_mean_midi(self) -> float | None:
+        """Mean voiced pitch of the training data (MIDI): ``config.data_stats`` or the weights."""
+        if self.config.data_stats is not None:
+            return self.config.data_stats.f0_mean_midi
+        v = float(self.data_statistics[1])
+        return None if v != v else v
+
+    def adjust_controls(
+        self,
+        f0_hz: np.ndarray,
+        loudness_db: np.ndarray,
+        voiced: np.ndarray,
+        pitch_shift: float = 0.0,
+        loudness_shift: float | None = None,
+        auto_adjust: bool = True,
+        quiet_db: float = 20.0,
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+        """Fit ``(F,)`` f0/loudness of a performance to this model's instrument.
+
+        With ``auto_adjust`` and known training statistics: the octave shift that brings the mean
+        voiced pitch nearest the training mean (then ``pitch_shift`` on top), and, unless
+        ``loudness_shift`` is given, the loudness quantile map of :func:`~audiokit.ddsp.adjust.match_loudness`
+        (models with only a mean loudness: the shift of the voiced mean onto it). Unvoiced frames are
+        lowered by ``quiet_db``. Returns ``(f0_hz, loudness_db, info)``, ``info`` the shifts applied.
+        """
+        voiced = np.asarray(voiced) > 0.5
+        stats = self.config.data_stats
+        octave = 0.0
+        if auto_adjust and self.f0_mean_midi is not None:
+            octave = octave_shift(f0_hz, voiced, self.f0_mean_midi)
+        f0 = np.asarray(f0_hz, dtype=np.float64) * 2.0 ** ((octave + pitch_shift) / 12.0)
+        f0 = np.clip(f0, 20.0, self.config.sample_rate / 2)
+        ld = np.asarray(loudness_db, dtype=np.float64)
+        mode = "shift"
+        if loudness_shift is None and auto_adjust and stats is not None and stats.loudness_quantiles_db:
+            ld, mode = match_loudness(ld, voiced, stats.loudness_quantiles_db, quiet_db), "quantiles"
+        else:
+            if loudness_shift is None:
+                loudness_shift = 0.0
+                if auto_adjust and self.loudness_mean_db is not None and voiced.any():
+                    loudness_shift = self.loudness_mean_db - float(ld[voiced].mean())
+            ld = ld + loudness_shift - quiet_db * (~voiced)
+        floor = -(DB_RANGE if self.config.loudness == "current" else LEGACY_LD_RANGE)
+        # no louder than the training data's loudest frame (0 dB for models without the statistics)
+        ceiling = (
+            stats.loudness_quantiles_db[-1] if stats is not None and stats.loudness_quantiles_db else 0.0
+        )
+        info = {"octave_shift": octave, "pitch_shift": pitch_shift, "loudness": mode}
+        if mode == "shift":
+            info["loudness_shift"] = loudness_shift
+        return f0, np.clip(ld, floor, ceiling), info
+
     # Inference helpers ---------------------------------------------------------------------------------
     @property
     def device(self) -> torch.device:
@@ -232,9 +289,11 @@ class DDSPAutoencoder(PretrainedMixin, nn.Module):
         """Render mono ``audio`` with this model's timbre: ``(T,)`` or ``(1, T)`` -> ``(F * hop,)`` at
         the model's rate. Multichannel audio is a ``ValueError`` (mix it down first: ``audio.mean(0)``).
 
-        ``pitch_shift`` in semitones; ``loudness_shift`` in dB, or (``None`` with ``auto_adjust`` and
-        stored statistics) the shift that moves the input's mean voiced loudness onto the training
-        data's; frames pYIN marks unvoiced are lowered by ``quiet_db``. ``seed`` fixes the noise.
+        ``auto_adjust`` (with the training statistics the model stores): move the pitch by whole
+        octaves to the instrument's register and map the loudness onto the training data's
+        distribution (see :meth:`adjust_controls`). ``pitch_shift`` in semitones (on top of the
+        octave shift); ``loudness_shift`` in dB replaces the loudness matching; frames pYIN marks
+        unvoiced are lowered by ``quiet_db``. ``seed`` fixes the noise.
         """
         from audiokit.io import check_audio
         from audiokit.io import resample as io_resample
@@ -250,16 +309,15 @@ class DDSPAutoencoder(PretrainedMixin, nn.Module):
         if sample_rate != self.config.sample_rate:
             x = io_resample(x[None], sample_rate, self.config.sample_rate)[0]
         feats = self.features(x, f0_extractor=f0_extractor) if f0_extractor != "pyin" else self.features(x)
-        f0 = feats["f0_hz"] * 2.0 ** (pitch_shift / 12.0)
-        ld = feats["loudness_db"].copy()
-        voiced = feats["f0_confidence"] > 0.5
-        if loudness_shift is None:
-            loudness_shift = 0.0
-            if auto_adjust and self.loudness_mean_db is not None and voiced.any():
-                loudness_shift = self.loudness_mean_db - float(ld[voiced].mean())
-        ld = ld + loudness_shift - quiet_db * (~voiced)
-        floor = -(DB_RANGE if self.config.loudness == "current" else LEGACY_LD_RANGE)
-        ld = np.clip(ld, floor, 0.0)
+        f0, ld, _ = self.adjust_controls(
+            feats["f0_hz"],
+            feats["loudness_db"],
+            feats["f0_confidence"],
+            pitch_shift,
+            loudness_shift,
+            auto_adjust,
+            quiet_db,
+        )
         f0_t = torch.as_tensor(f0, dtype=torch.float32, device=self.device)[None]
         ld_t = torch.as_tensor(ld, dtype=torch.float32, device=self.device)[None]
         gen = torch.Generator(device=self.device)

@@ -19,14 +19,16 @@ from pathlib import Path
 import torch
 
 from audiokit.checkpoints import pretrained_config_json
+from audiokit.ddsp.adjust import DataStatistics, data_statistics
+from audiokit.ddsp.core import DB_RANGE
 from audiokit.ddsp.data import DDSPExamples
-from audiokit.ddsp.features import compute_loudness
+from audiokit.ddsp.features import LEGACY_LD_RANGE, compute_loudness
 from audiokit.ddsp.losses import SpectralLoss
 from audiokit.ddsp.model import DDSPAutoencoder, DDSPConfig
 from audiokit.train import ExportBundle, TrainingTask, ValidationResult
 from audiokit.train import distributed as D
 
-__all__ = ["DDSPDataConfig", "DDSPLossConfig", "DDSPTaskConfig", "DDSPTask"]
+__all__ = ["DDSPDataConfig", "DDSPLossConfig", "DDSPTaskConfig", "DDSPTask", "training_statistics"]
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +66,17 @@ class DDSPTaskConfig:
     model: DDSPConfig = field(default_factory=DDSPConfig)
     data: DDSPDataConfig = field(default_factory=DDSPDataConfig)
     loss: DDSPLossConfig = field(default_factory=DDSPLossConfig)
+
+
+def training_statistics(ds: DDSPExamples, model_config: DDSPConfig) -> DataStatistics:
+    """Pitch and loudness statistics of every recording of ``ds`` over its confident f0 frames."""
+    sr, fr = model_config.sample_rate, model_config.frame_rate
+    loud = [
+        compute_loudness(torch.from_numpy(a), sr, fr)[: f.size].double().numpy()
+        for a, f in zip(ds.audio, ds.f0)
+    ]
+    floor = -(DB_RANGE if model_config.loudness == "current" else LEGACY_LD_RANGE) + 1.0
+    return data_statistics(ds.f0, ds.conf, loud, loudness_floor_db=floor)
 
 
 class DDSPTask(TrainingTask):
@@ -133,22 +146,16 @@ class DDSPTask(TrainingTask):
             return None
 
     def on_train_start(self) -> None:
-        if self.resumed or self._train_ds is None:
+        """Store the training data's pitch and loudness statistics for timbre transfer's auto-adjust
+        (``config.data_stats``, and the means in the weights); recomputed on resume (the config is
+        not part of a checkpoint)."""
+        if self._train_ds is None:
             return
-        ds = self._train_ds
-        m = self.config.model
-        loud, f0 = [], []
-        for i in range(0, len(ds), max(1, len(ds) // 64)):  # a spread-out sample of examples
-            ex = ds[i]
-            ld = compute_loudness(ex["audio"], m.sample_rate, m.frame_rate)[: ex["f0_hz"].numel()]
-            voiced = ex["f0_confidence"] > 0.5
-            loud.append(ld[voiced])
-            f0.append(ex["f0_hz"][voiced])
-        ld = torch.cat(loud)
-        f = torch.cat(f0)
-        if ld.numel():
-            midi = 12 * torch.log2(f.double() / 440.0) + 69
-            self.model("ddsp").set_data_statistics(float(ld.mean()), float(midi.mean()))
+        stats = training_statistics(self._train_ds, self.config.model)
+        model = self.model("ddsp")
+        model.config.data_stats = stats
+        if not self.resumed:
+            model.set_data_statistics(stats.loudness_mean_db, stats.f0_mean_midi)
 
     # steps ------------------------------------------------------------------------------------------------
     def _loudness(self, audio: torch.Tensor, n_frames: int) -> torch.Tensor:
@@ -190,7 +197,14 @@ class DDSPTask(TrainingTask):
         )
 
     def export(self) -> ExportBundle:
+        """The model's weights and config; the config carries the training data's statistics
+        (computed from ``data.path`` here when the checkpoint's config lacks them)."""
         model = self.model("ddsp")
+        if model.config.data_stats is None:
+            try:
+                model.config.data_stats = training_statistics(self._dataset("train"), model.config)
+            except ValueError as e:
+                log.warning("training data statistics not exported (%s)", e)
         weights = {k: v for k, v in model.state_dict().items()}
         stats = model.data_statistics.tolist()
         return ExportBundle(

@@ -1,5 +1,7 @@
 """Demo step: DDSP synthesis - a phrase from pitch and loudness, timbre transfer of the bundled speech
-with the shipped tiny model, its resynthesis metrics, and the phase precision of long renders."""
+with the shipped tiny model and as violin and flute (the FluidR3-trained models, auto-adjusted to their
+register and dynamics), a melody from ``audiokit synth notes --model ddsp_violin``, the tiny model's
+resynthesis metrics, and the phase precision of long renders."""
 
 from __future__ import annotations
 
@@ -17,6 +19,11 @@ ORDER = 40
 TITLE = "DDSP: harmonic-plus-noise synthesis, timbre transfer and phase precision"
 
 PHRASE = ["C4", "E4", "G4", "C5", "B4", "G4", "A4", "F4"]
+INSTRUMENTS = ("ddsp_violin", "ddsp_flute")
+# the opening of "Ode to Joy" (E5 E5 F5 G5 G5 F5 E5 D5 C5 C5 D5 E5 E5. D5 D5), one octave up on the violin
+MELODY = "E5,E5,F5,G5,G5,F5,E5,D5,C5,C5,D5,E5,E5,D5,D5"
+MELODY_DUR = "0.4,0.4,0.4,0.4,0.4,0.4,0.4,0.4,0.4,0.4,0.4,0.4,0.6,0.2,0.8"
+MELODY_LD = "-8,-10,-8,-4,-2,-4,-6,-8,-10,-10,-8,-6,-4,-8,-6"
 
 
 def _phrase_controls(fast: bool):
@@ -97,11 +104,68 @@ def run(ctx: DemoContext) -> None:
             caption="ddsp_tiny resynthesis of held-out synthetic-instrument phrases",
         )
 
+    _instruments(ctx, out)
+
     ctx.add_table(
         ["render", "harmonic k", "phase error audiokit (rad)", "phase error float32 cumsum (rad)"],
         _phase_table(ctx.fast),
         caption="Max phase error of harmonic k against the exact phase (float32 outputs).",
     )
+
+
+def _instruments(ctx: DemoContext, out) -> None:
+    """The bundled speech as violin and flute (auto-adjust), and a violin melody through the CLI."""
+    from audiokit.cli import main as cli_main
+    from audiokit.ddsp.model import DDSPAutoencoder, resolve_pretrained
+
+    models = {}
+    for name in INSTRUMENTS:
+        try:
+            models[name] = DDSPAutoencoder.from_pretrained(resolve_pretrained(name))
+        except FileNotFoundError as e:
+            ctx.add_text(f"No pretrained {name} ({e}); its renders are skipped.")
+    if not models:
+        return
+    rows = []
+    for path in speech_files(16000)[: 1 if ctx.fast else 2]:
+        wav, wsr = load(path, mono=True)
+        x = wav[0, : wsr * 2] if ctx.fast else wav[0]
+        figures = [(f"bundled speech ({path.name})", x, wsr)]
+        for name, model in models.items():
+            feats = model.features(x)
+            _, _, info = model.adjust_controls(feats["f0_hz"], feats["loudness_db"], feats["f0_confidence"])
+            y = _normalise(model.timbre_transfer(x, wsr, auto_adjust=True))
+            save(out / f"{path.stem}_as_{name.removeprefix('ddsp_')}.wav", y[None], model.config.sample_rate)
+            figures.append((f"{name}, auto-adjust (octave shift {info['octave_shift']:+.0f} st)", y, 16000))
+            rows.append([path.name, name, f"{info['octave_shift']:+.0f}", info["loudness"]])
+        png = save_spectrograms(
+            out / f"{path.stem}_instruments.png", figures, title="Speech as violin and flute"
+        )
+        ctx.add_image(png, f"{path.stem} as violin and flute")
+    ctx.add_table(
+        ["clip", "model", "octave shift (st)", "loudness"],
+        rows,
+        caption="Timbre transfer with auto-adjust: octave shift to the instrument's register, loudness "
+        "quantiles matched to its training data",
+    )
+    if "ddsp_violin" in models:
+        melody = out / "melody_violin.wav"
+        args = ["synth", "notes", str(melody), "--model", "ddsp_violin", "--f0", MELODY]
+        args += [
+            "--duration",
+            MELODY_DUR,
+            f"--loudness={MELODY_LD}",  # "=": the list starts with "-"
+            "--vibrato-cents",
+            "15",
+            "--glide-ms",
+            "40",
+        ]
+        if cli_main(args) == 0:
+            wav, wsr = load(melody, mono=True)
+            png = save_spectrograms(
+                out / "melody_violin.png", [("synth notes --model ddsp_violin", wav[0], wsr)]
+            )
+            ctx.add_image(png, "a melody on ddsp_violin")
 
 
 def _resynthesis(model, fast: bool):
