@@ -398,6 +398,9 @@ def finish(report: BatchReport, header: str = "", max_failures: int = 20) -> int
 def _ignore_sigint() -> None:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # the server was started with SIGINT blocked (see _sigint_ignored_by_children): unblock it,
+        # now ignored, so that programs a worker starts get the usual Ctrl-C
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _die_with_parent() -> None:
@@ -507,11 +510,14 @@ class BatchPool(cf.ProcessPoolExecutor):
             # modules the server imports once; every worker is forked with them loaded. torch is
             # safe to fork here: the server only imports it and never starts a thread pool.
             ctx.set_forkserver_preload(["torch", *self.preload])
-            from multiprocessing import forkserver
+            from multiprocessing import forkserver, resource_tracker
 
-            # the server (and every worker forked from it) starts with SIGINT ignored, so a Ctrl-C
-            # during its imports prints nothing there; the main process handles the interrupt
-            with _sigint_ignored():
+            # the server (and every worker forked from it) starts with SIGINT blocked, so a Ctrl-C
+            # during its imports prints nothing there; the main process handles the interrupt. The
+            # resource tracker is started first: its own start unblocks SIGINT, which would let the
+            # server start with SIGINT open.
+            resource_tracker.ensure_running()
+            with _sigint_ignored_by_children():
                 forkserver.ensure_running()  # starts importing now (no-op if already running)
         super().__init__(
             workers,
@@ -533,15 +539,24 @@ class BatchPool(cf.ProcessPoolExecutor):
 
 
 @contextlib.contextmanager
-def _sigint_ignored() -> Iterator[None]:
+def _sigint_ignored_by_children() -> Iterator[None]:
+    """Processes started inside the block begin with SIGINT blocked (the mask survives fork and
+    exec; Python leaves it so), hence deaf to a Ctrl-C meant for the command; a Ctrl-C that reaches
+    this process meanwhile is not lost: it is recorded (by whichever thread receives it) and raised
+    here as the previous handler would when the block ends."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    caught: list[int] = []
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    old = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, old)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # a pending one fires now
+        if caught and callable(old):
+            old(signal.SIGINT, None)  # default_int_handler: KeyboardInterrupt
 
 
 def start_pool(

@@ -269,10 +269,14 @@ def test_kill_9_of_a_perturb_worker_retries_and_finishes(tmp_path):
 def test_ctrl_c_during_startup_is_one_line_130_and_leaves_no_process(tmp_path):
     src, out = tmp_path / "in", tmp_path / "out"
     write_speech(src, [f"f{i}.wav" for i in range(4)], seconds=0.3)
-    argv = ["perturb", str(src), str(out), *PERTURB, "--variants", "2", "--workers", "2"]
+    # the slow target (0.3 s a call) keeps the batch from finishing before the signal on a fast machine
+    target = "tests.perturb.plugin_fixtures:make_slow_target"
+    argv = ["perturb", str(src), str(out), *PERTURB, "--variants", "2", "--workers", "2", "--target", target]
     proc = spawn(argv)
     tag = proc.tag
-    time.sleep(1.0)  # the command and the pool's server are importing torch
+    end = time.monotonic() + 60
+    while len(tagged_pids(tag)) < 2 and time.monotonic() < end:  # the pool's server is starting
+        time.sleep(0.01)
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
     stdout, stderr = proc.communicate(timeout=120)
     lines = [ln for ln in stderr.splitlines() if ln.strip()]

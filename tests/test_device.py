@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 
 import numpy as np
@@ -11,6 +10,7 @@ import soundfile as sf
 import torch
 
 from audiokit import device
+from audiokit.batch import MANIFEST_NAME
 from audiokit.cli import main
 from audiokit.device import CPUInfo, cpu_info, resolve_precision
 
@@ -83,7 +83,7 @@ def test_cli_default_is_auto(fake_cpu, tmp_path, capsys, command, info, expected
     out = capsys.readouterr()
     assert out.err.count(f"precision auto -> {expected}") == 1
     assert f"{expected}):" in out.out  # the summary line names the precision used
-    manifest = tmp_path / "out" / importlib.import_module(f"audiokit.cli.{command}").MANIFEST_NAME
+    manifest = tmp_path / "out" / MANIFEST_NAME
     record = json.loads(manifest.read_text().splitlines()[0])
     assert record["precision"] == expected
 

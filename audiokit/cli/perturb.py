@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from audiokit.cli._common import add_batch_arguments, nonneg_int, positive_int, seed
 
@@ -102,6 +103,16 @@ def _list() -> int:
     return 0
 
 
+def _spec_name(spec: Any) -> str:
+    """A target/constraint spec as the user named it (a dict spec by its name only: its other
+    entries may hold credentials or long paths)."""
+    return repr(spec.get("name", "?")) if isinstance(spec, dict) else repr(spec)
+
+
+def _first_line(e: BaseException) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
+
+
 def _check_target_and_constraint(cfg) -> None:
     """Build the target and constraint once here (in either mode), so that a bad spec is a usage
     error before any work rather than an error on every file."""
@@ -117,15 +128,19 @@ def _check_target_and_constraint(cfg) -> None:
             make_target(target)
         except MissingDependencyError:
             raise  # names the extra to install
-        except (ImportError, AttributeError, TypeError, OSError) as e:  # OSError: an absent model
-            raise ValueError(f"--target {target!r}: {e}") from None
+        except OSError as e:  # an embedder or judge model that is not there
+            raise ValueError(f"target: {_first_line(e)}") from None
+        except (ImportError, AttributeError, TypeError) as e:
+            raise ValueError(f"--target {_spec_name(target)}: {_first_line(e)}") from None
     if constraint is not None or search:
         try:
             make_constraint(constraint)
         except MissingDependencyError:
             raise
+        except OSError as e:
+            raise ValueError(f"constraint: {_first_line(e)}") from None
         except (ImportError, AttributeError, TypeError) as e:
-            raise ValueError(f"--constraint {constraint!r}: {e}") from None
+            raise ValueError(f"--constraint {_spec_name(constraint)}: {_first_line(e)}") from None
 
 
 #: modules the worker processes need, imported once by the pool's server process

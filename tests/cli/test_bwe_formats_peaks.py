@@ -50,7 +50,7 @@ def test_mp3_input_gives_a_wav_output(tmp_path, model, capsys):
     src.parent.mkdir()
     sf.write(src, wav.T.numpy(), sr, format="MP3")
     out = tmp_path / "out"
-    assert main(["bwe", str(src.parent), str(out), "--no-progress"]) == 0
+    assert main(["bwe", str(src.parent), str(out), "--no-progress", "--precision", "fp32"]) == 0
     assert "1 done" in capsys.readouterr().out
     info = sf.info(out / "s.wav")
     assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16")
@@ -83,7 +83,7 @@ def test_default_peak_policy_limits_and_reports_once(loud_speech, tmp_path, mode
     over = sorted(k for k, v in refs.items() if np.abs(v).max() > 0.999)
     assert over, "the test needs at least one output above full scale"
     out = tmp_path / "out"
-    code, warned = _run_quietly(["bwe", str(loud_speech), str(out), "--no-progress"])
+    code, warned = _run_quietly(["bwe", str(loud_speech), str(out), "--no-progress", "--precision", "fp32"])
     assert code == 0 and warned == []
     printed = capsys.readouterr().out
     lines = [ln for ln in printed.splitlines() if "full scale" in ln]
@@ -101,14 +101,27 @@ def test_default_peak_policy_limits_and_reports_once(loud_speech, tmp_path, mode
 def test_clip_and_none_policies(loud_speech, tmp_path, model, capsys):
     refs = _refs(model, loud_speech)
     out = tmp_path / "clip"
-    code, warned = _run_quietly(["bwe", str(loud_speech), str(out), "--no-progress", "--peak", "clip"])
+    code, warned = _run_quietly(
+        ["bwe", str(loud_speech), str(out), "--no-progress", "--precision", "fp32", "--peak", "clip"]
+    )
     assert code == 0 and warned == []
     assert "clipped" in capsys.readouterr().out
     for name, ref in refs.items():
         got, _ = sf.read(out / name, dtype="float32")
         assert np.abs(got - np.clip(ref, -0.999, 0.999)).max() < 2e-4
     out = tmp_path / "none"  # float outputs keep the overshoot
-    argv = ["bwe", str(loud_speech), str(out), "--no-progress", "--peak", "none", "--subtype", "FLOAT"]
+    argv = [
+        "bwe",
+        str(loud_speech),
+        str(out),
+        "--no-progress",
+        "--precision",
+        "fp32",
+        "--peak",
+        "none",
+        "--subtype",
+        "FLOAT",
+    ]
     code, warned = _run_quietly(argv)
     assert code == 0 and warned == []
     for name, ref in refs.items():
@@ -116,7 +129,9 @@ def test_clip_and_none_policies(loud_speech, tmp_path, model, capsys):
         assert np.abs(got - ref).max() < 1e-6
     assert "kept (float outputs)" in capsys.readouterr().out
     out = tmp_path / "none16"  # integer outputs of --peak none are clipped by the format: said once
-    code, warned = _run_quietly(["bwe", str(loud_speech), str(out), "--no-progress", "--peak", "none"])
+    code, warned = _run_quietly(
+        ["bwe", str(loud_speech), str(out), "--no-progress", "--precision", "fp32", "--peak", "none"]
+    )
     assert code == 0 and warned == []
     lines = [ln for ln in capsys.readouterr().out.splitlines() if "full scale" in ln]
     assert len(lines) == 1 and "PCM_16" in lines[0]
