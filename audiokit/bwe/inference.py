@@ -24,8 +24,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from audiokit.bwe.outputs import _check_rate, amplitude_phase_apbwe
 from audiokit.frontend import (
-    log_amplitude,
     sinc_resample,
     sinc_resample_length,
     spectrum_from_amplitude_phase,
@@ -52,15 +52,6 @@ log = logging.getLogger(__name__)
 DEFAULT_CHUNK_FRAMES = 2048
 
 
-def amplitude_phase_apbwe(spec: torch.Tensor, eps: float = 1e-4) -> tuple[torch.Tensor, torch.Tensor]:
-    """AP-BWE's ``(ln(|X| + eps), angle(X))`` of a complex spectrum, each ``(B, F, N)``.
-
-    Uses :func:`torch.angle` as the official ``amp_pha_stft`` (it rounds differently from
-    ``atan2(imag, real)`` in the last bit).
-    """
-    return log_amplitude(spec, eps), torch.angle(spec)
-
-
 def _as_batch(wav: torch.Tensor | np.ndarray, name: str = "wav") -> torch.Tensor:
     x = torch.as_tensor(wav)
     if x.dim() == 1:
@@ -74,12 +65,6 @@ def _as_batch(wav: torch.Tensor | np.ndarray, name: str = "wav") -> torch.Tensor
     if not torch.isfinite(x).all():
         raise ValueError(f"{name}: audio contains NaN or Inf samples")
     return x
-
-
-def _check_rate(sr: int, name: str = "sample rate") -> int:
-    if isinstance(sr, bool) or int(sr) != sr or sr <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {sr!r}")
-    return int(sr)
 
 
 def simulate_narrowband(wav: torch.Tensor, hr_sr: int, lr_sr: int) -> torch.Tensor:

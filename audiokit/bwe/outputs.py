@@ -1,5 +1,6 @@
-"""What the AP-BWE generators return and the check of their inputs (shared by :class:`APBWE` and
-:class:`FusedAPBWE`, so neither module imports the other for it)."""
+"""What the AP-BWE generators return, the check of their inputs and AP-BWE's amplitude/phase
+analysis (shared by :class:`APBWE`, :class:`FusedAPBWE`, the batch extender and the streamer, so
+none of them imports another for it)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from dataclasses import dataclass
 
 import torch
 
-from audiokit.frontend import spectrum_from_amplitude_phase
+from audiokit.frontend import log_amplitude, spectrum_from_amplitude_phase
 
-__all__ = ["BWEOutput", "check_spectra"]
+__all__ = ["BWEOutput", "check_spectra", "amplitude_phase_apbwe"]
 
 
 @dataclass
@@ -47,3 +48,18 @@ def check_spectra(log_amplitude: torch.Tensor, phase: torch.Tensor, n_bins: int)
         )
     if log_amplitude.shape[1] != n_bins:
         raise ValueError(f"expected {n_bins} frequency bins on dim 1, got {log_amplitude.shape[1]}")
+
+
+def amplitude_phase_apbwe(spec: torch.Tensor, eps: float = 1e-4) -> tuple[torch.Tensor, torch.Tensor]:
+    """AP-BWE's ``(ln(|X| + eps), angle(X))`` of a complex spectrum, each ``(B, F, N)``.
+
+    Uses :func:`torch.angle` as the official ``amp_pha_stft`` (it rounds differently from
+    ``atan2(imag, real)`` in the last bit).
+    """
+    return log_amplitude(spec, eps), torch.angle(spec)
+
+
+def _check_rate(sr: int, name: str = "sample rate") -> int:
+    if isinstance(sr, bool) or int(sr) != sr or sr <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {sr!r}")
+    return int(sr)

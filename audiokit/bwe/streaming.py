@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from audiokit.bwe.outputs import _check_rate, amplitude_phase_apbwe
 from audiokit.frontend import spectrum_from_amplitude_phase
 from audiokit.frontend.resample import sinc_resample_length
 from audiokit.frontend.streaming import (
@@ -68,8 +69,6 @@ class BWEStreamer:
         keep_low_band: bool | None = None,
         max_frames: int = 512,
     ):
-        from audiokit.bwe.inference import _check_rate
-
         c = model.config
         self.model = model
         self.sr = c.lr_sampling_rate if sr is None else _check_rate(sr)
@@ -88,8 +87,6 @@ class BWEStreamer:
         self.batch = 1
 
     def _net(self, spec: torch.Tensor, start: int, stop: int) -> tuple[torch.Tensor]:
-        from audiokit.bwe.inference import amplitude_phase_apbwe
-
         mag, pha = self.model._generate_wideband(
             *amplitude_phase_apbwe(spec, self.model.config.log_eps), self.keep
         )
