@@ -38,7 +38,10 @@ def spawn(args: list[str], tag: str | None = None, prelude: str = "") -> subproc
     so that every descendant can be found (:func:`tagged_pids`) even after re-parenting."""
     tag = tag or uuid.uuid4().hex
     env = dict(os.environ, PYTHONPATH=str(ROOT), **{TAG_VAR: tag})
-    code = f"{prelude}\nimport sys\nfrom audiokit.cli import main\nsys.exit(main({args!r}))\n"
+    # a terminal's Ctrl-C reaches a command with Python's handler, whatever this process's own
+    # SIGINT disposition (torch.compile in an earlier test can leave it ignored; children inherit it)
+    boot = "import signal\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
+    code = f"{boot}{prelude}\nimport sys\nfrom audiokit.cli import main\nsys.exit(main({args!r}))\n"
     proc = subprocess.Popen(
         [sys.executable, "-c", code],
         cwd=ROOT,

@@ -40,7 +40,10 @@ def test_stream_equals_extend_at_the_low_rate(tiny, speech16k, chunks):
     ref = tiny.extend(x, 8000, chunk_frames=None)
     y = stream(tiny, x, 8000, chunks)
     assert y.shape == ref.shape
-    assert snr_db(ref, y) >= 100
+    # float32 convolutions round differently for different input lengths on some kernels (79 dB
+    # with torch forced to AVX2, 140 dB with AMX), and the trained model reads the phase of
+    # near-empty bins, which amplifies that; a misplaced frame or a lost sample gives < 30 dB
+    assert snr_db(ref, y) >= 70
 
 
 @pytest.mark.parametrize("preset", ["16k_48k", "8k_48k"])
