@@ -5,8 +5,8 @@ comes from the family class (:data:`audiokit.checkpoints.MODEL_TYPES`), the rate
 the size from the safetensors header (no weights are loaded), and the headline metrics from
 ``config.json``'s ``"metrics"`` entry when a save wrote one (``save_pretrained(dir,
 metrics={...})``), else from the folder's ``metrics.json``/``eval.json``: the first table of numbers
-whose path names the model (its folder, its family or "this model"), else the first under a "test"
-key.
+whose path names the model (its folder, its family, "this model" or a key "model"), else the first
+under a "test" key.
 """
 
 from __future__ import annotations
@@ -115,7 +115,9 @@ def headline_metrics(folder: Path, name: str, model_type: str) -> tuple[dict[str
         best, fallback = None, None
         for path, nums in _tables(data):
             low = [p.lower() for p in path]
-            if best is None and any(n in p or p in name.lower() for p in low for n in names if p):
+            if best is None and any(
+                p == "model" or n in p or p in name.lower() for p in low for n in names if p
+            ):
                 best = (path, nums)
             if fallback is None and "test" in " ".join(low):
                 fallback = (path, nums)
