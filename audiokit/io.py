@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 import warnings
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,9 @@ __all__ = [
     "writable_subtype",
     "PEAK_MODES",
     "limit_peaks",
+    "iter_blocks",
+    "BlockWriter",
+    "write_blocks",
 ]
 
 #: File extensions read by :func:`load` and by the batch commands.
@@ -179,6 +183,171 @@ def limit_peaks(
         return (x * np.float32(ceiling / peak)).astype(np.float32), report
     report["clipped_samples"] = int(np.sum(np.abs(x) > ceiling))
     return np.clip(x, -ceiling, ceiling).astype(np.float32), report
+
+
+def iter_blocks(path: str | os.PathLike, block_frames: int) -> Iterator[torch.Tensor]:
+    """The samples of an audio file as float32 blocks ``(C, t)`` of at most ``block_frames`` frames,
+    read one at a time (memory bounded by the block, not the file), validated as :func:`load` does.
+
+    Raises:
+        FileNotFoundError: missing file.
+        ValueError: unreadable or corrupt file, zero length, or NaN/Inf samples (naming the file).
+    """
+    if block_frames < 1:
+        raise ValueError(f"block_frames must be positive, got {block_frames}")
+    meta = info(path)
+    if meta.frames == 0:
+        raise ValueError(f"{meta.path}: audio file has zero length")
+    n = 0
+    with sf.SoundFile(str(meta.path)) as f:
+        while True:
+            try:
+                data = f.read(block_frames, dtype="float32", always_2d=True)
+            except Exception as e:
+                raise ValueError(f"{meta.path}: corrupt or unreadable audio data ({_short(e)})") from None
+            if data.shape[0] == 0:
+                break
+            if not np.isfinite(data).all():
+                raise ValueError(f"{meta.path}: audio contains NaN or Inf samples")
+            n += data.shape[0]
+            yield torch.from_numpy(np.ascontiguousarray(data.T))
+    if n == 0:
+        raise ValueError(f"{meta.path}: audio file has zero length")
+
+
+class BlockWriter:
+    """Write an audio file block by block, atomically: the blocks go to a temporary file next to
+    ``path``, renamed onto it when the ``with`` block ends without an exception.
+
+    Like :func:`save`: the format follows the extension, ``subtype=None`` is the format's default,
+    samples beyond full scale are clipped in integer and lossy subtypes (one warning at the end).
+    ``peak`` and ``frames`` are counted as blocks arrive.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        sr: int,
+        channels: int,
+        subtype: str | None = None,
+        atomic: bool = True,
+    ):
+        self.path = Path(path)
+        self.fmt = _format_for(self.path)
+        self.subtype = sf.default_subtype(self.fmt) if subtype is None else subtype
+        if not _can_write(self.fmt, self.subtype):
+            raise ValueError(f"{self.path}: subtype {self.subtype!r} is not valid for format {self.fmt}")
+        if int(sr) <= 0:
+            raise ValueError(f"{self.path}: sample rate must be positive, got {sr}")
+        self.sr, self.channels = int(sr), int(channels)
+        self.peak, self.frames = 0.0, 0
+        self._atomic = atomic_write(self.path) if atomic else _InPlace(self.path)
+        self._file: sf.SoundFile | None = None
+
+    def __enter__(self) -> BlockWriter:
+        tmp = self._atomic.__enter__()
+        try:
+            self._file = sf.SoundFile(
+                str(tmp), "w", self.sr, self.channels, subtype=self.subtype, format=self.fmt
+            )
+        except Exception as e:
+            self._atomic.__exit__(type(e), e, None)
+            raise
+        return self
+
+    def write(self, block: torch.Tensor | np.ndarray) -> None:
+        """Append ``(C, t)`` samples."""
+        x = _as_channels_first(block, self.path)
+        if x.shape[0] != self.channels:
+            raise ValueError(f"{self.path}: block has {x.shape[0]} channels, the file {self.channels}")
+        if x.shape[1] == 0:
+            return
+        if not np.isfinite(x).all():
+            raise ValueError(f"{self.path}: refusing to save audio that contains NaN or Inf samples")
+        self.peak = max(self.peak, float(np.abs(x).max()))
+        if self.subtype not in _FLOAT_SUBTYPES:
+            x = np.clip(x, -1.0, 1.0)
+        assert self._file is not None, "use BlockWriter in a with block"
+        self._file.write(x.T)
+        self.frames += x.shape[1]
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self._file is not None:
+            self._file.close()
+        if exc_type is None and self.frames == 0:
+            err = ValueError(f"{self.path}: refusing to save empty audio (zero samples)")
+            self._atomic.__exit__(ValueError, err, None)
+            raise err
+        self._atomic.__exit__(exc_type, exc, tb)
+        if exc_type is None and self.subtype not in _FLOAT_SUBTYPES and self.peak > 1.0:
+            warnings.warn(
+                f"{self.path}: peak {self.peak:.3f} exceeds full scale; clipping to [-1, 1]", stacklevel=2
+            )
+
+
+def write_blocks(
+    path: str | os.PathLike,
+    blocks: Iterable[torch.Tensor | np.ndarray],
+    sr: int,
+    channels: int,
+    subtype: str | None = None,
+    peak: str = "none",
+    ceiling: float = 0.999,
+) -> dict[str, Any]:
+    """Write ``(C, t)`` blocks to ``path`` (:class:`BlockWriter`) under the peak policy of
+    :func:`limit_peaks`, with the same report. ``limit`` needs the whole signal's peak: the blocks
+    go to a float32 temporary file next to ``path`` first, then are scaled while copied (memory stays
+    bounded by a block; the disk holds the output twice meanwhile)."""
+    if peak not in PEAK_MODES:
+        raise ValueError(f"peak mode must be one of {PEAK_MODES}, got {peak!r}")
+    if peak != "limit":
+        act: Callable[[np.ndarray], np.ndarray] = (
+            (lambda x: np.clip(x, -ceiling, ceiling)) if peak == "clip" else (lambda x: x)
+        )
+        clipped = 0
+        with BlockWriter(path, sr, channels, subtype) as out:
+            for b in blocks:
+                x = _as_channels_first(b, out.path)
+                clipped += int(np.sum(np.abs(x) > ceiling))
+                out.write(act(x))
+        report: dict[str, Any] = {"peak": round(out.peak, 6)}
+        if peak == "clip" and out.peak > ceiling:
+            report["clipped_samples"] = clipped
+        return report
+    out_path = Path(path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".raw.wav", dir=out_path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        with BlockWriter(tmp, sr, channels, "FLOAT", atomic=False) as raw:
+            for b in blocks:
+                raw.write(b)
+        top = raw.peak
+        gain = np.float32(ceiling / top) if top > ceiling else np.float32(1.0)
+        with BlockWriter(out_path, sr, channels, subtype) as out:
+            for x in iter_blocks(tmp, 1 << 18):
+                out.write(x.numpy() * gain)
+    finally:
+        tmp.unlink(missing_ok=True)
+    report = {"peak": round(top, 6)}
+    if top > ceiling:
+        report["peak_gain_db"] = round(20.0 * np.log10(ceiling / top), 4)
+    return report
+
+
+class _InPlace:
+    """An :class:`atomic_write` stand-in that writes ``path`` itself (a file that is already a
+    temporary one)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __enter__(self) -> Path:
+        return self.path
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        return None
 
 
 def _as_channels_first(wav: torch.Tensor | np.ndarray, path: Path) -> np.ndarray:

@@ -13,6 +13,7 @@ samples) after the newest narrowband sample at ``hr``, plus the resamplers' look
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 import torch
@@ -159,3 +160,20 @@ class BWEStreamer:
         y = torch.cat([o.to(self.device) for o in out], dim=-1)[:, : length - self.n_out]
         self.n_out += y.shape[-1]
         return y
+
+
+def extend_blocks(
+    model: BandwidthExtender,
+    blocks: Iterable[torch.Tensor],
+    sample_rate: int,
+    keep_low_band: bool | None = None,
+) -> Iterator[torch.Tensor]:
+    """Bandwidth extension of a long recording with bounded memory: audio blocks ``(C, t)`` at
+    ``sample_rate`` (channels extended independently) -> wideband blocks ``(C, t')``; the
+    concatenation equals ``model.extend(audio, sample_rate)`` to float rounding."""
+    streamer = model.stream(sr=sample_rate, keep_low_band=keep_low_band)
+    for block in blocks:
+        y = streamer.push(block)
+        if y.shape[-1]:
+            yield y.float().cpu()
+    yield streamer.flush().float().cpu()

@@ -123,6 +123,31 @@ def add_batch_arguments(p: argparse.ArgumentParser, workers: bool = True) -> Non
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
+#: Files longer than this are streamed by ``--stream auto`` (the default of ``vocode`` and ``bwe``).
+STREAM_AUTO_SECONDS = 300.0
+#: Input read per block when streaming a file.
+STREAM_BLOCK_SECONDS = 10.0
+
+
+def add_stream_argument(p: argparse.ArgumentParser) -> None:
+    """``--stream auto|on|off``: process a file block by block through the model's streamer, so
+    memory is bounded by the block, not the file."""
+    p.add_argument(
+        "--stream",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="read, process and write each file in blocks of "
+        f"{STREAM_BLOCK_SECONDS:g} s (memory bounded by the block, not the file; output equal to the "
+        f"whole-file result to float rounding); auto (default): for files longer than "
+        f"{STREAM_AUTO_SECONDS / 60:g} min",
+    )
+
+
+def streams(mode: str, seconds: float) -> bool:
+    """Whether ``--stream mode`` streams a file of ``seconds``."""
+    return mode == "on" or (mode == "auto" and seconds > STREAM_AUTO_SECONDS)
+
+
 def existing_dir(path: str) -> Path:
     p = Path(path)
     if not p.exists():

@@ -24,7 +24,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from audiokit.cli._common import add_batch_arguments, positive_int
+from audiokit.cli._common import add_batch_arguments, add_stream_argument, positive_int
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +105,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="outputs above full scale: limit (default) scales the file down to a 0.999 peak, clip clips "
         "it, none leaves it (float outputs keep it, integer ones are clipped); reported once per batch",
     )
+    add_stream_argument(p)
     p.add_argument("--threads", type=positive_int, default=None, help="torch intra-op threads per worker")
     add_batch_arguments(p)
     p.set_defaults(func=run)
@@ -192,19 +193,22 @@ def extend_file(item, spec: dict[str, Any], options: dict[str, Any]) -> dict[str
     """Batch worker: extend ``item.src`` into ``item.dst`` (top level, so it pickles)."""
     import torch
 
+    from audiokit.cli._common import streams
     from audiokit.io import info, limit_peaks, load, save
 
     if options.get("threads"):
         torch.set_num_threads(int(options["threads"]))
     model = _model_for(spec, options["precision"], options["compile"])
     meta = info(item.src)
+    keep = {"auto": None, "yes": True, "no": False}[options["keep_low_band"]]
+    if streams(options.get("stream", "off"), meta.frames / meta.sample_rate):
+        return _extend_streamed(model, item, meta, keep, options)
     wav, sr = load(item.src)  # (C, T) at the file's rate
     chunk = options["chunk_frames"]
     if chunk is None and options["precision"] == "reference":
         from audiokit.bwe import DEFAULT_CHUNK_FRAMES
 
         chunk = DEFAULT_CHUNK_FRAMES
-    keep = {"auto": None, "yes": True, "no": False}[options["keep_low_band"]]
     out = model.extend(wav, sr, chunk_frames=chunk, keep_low_band=keep)
     hr = model.config.hr_sampling_rate
     subtype = output_subtype(item.src, item.dst, options["subtype"])
@@ -222,6 +226,33 @@ def extend_file(item, spec: dict[str, Any], options: dict[str, Any]) -> dict[str
         "channels": meta.channels,
         "seconds": round(out.shape[-1] / hr, 3),
         "subtype": subtype,
+        **peak,
+    }
+
+
+def _extend_streamed(model, item, meta, keep: bool | None, options: dict[str, Any]) -> dict[str, Any]:
+    """``item.src`` read, extended and written block by block (bounded memory), under the same
+    peak policy (``limit`` writes a float32 temporary file first: it needs the whole file's peak)."""
+    from audiokit.bwe.streaming import extend_blocks
+    from audiokit.cli._common import STREAM_BLOCK_SECONDS
+    from audiokit.frontend import sinc_resample_length
+    from audiokit.io import iter_blocks, write_blocks
+
+    hr = model.config.hr_sampling_rate
+    subtype = output_subtype(item.src, item.dst, options["subtype"])
+    blocks = iter_blocks(item.src, int(STREAM_BLOCK_SECONDS * meta.sample_rate))
+    wide = extend_blocks(model, blocks, meta.sample_rate, keep)
+    with warnings.catch_warnings(record=True) as caught:  # counted in the batch summary instead
+        warnings.filterwarnings("always", message=".*exceeds full scale", category=UserWarning)
+        peak = write_blocks(item.dst, wide, hr, meta.channels, subtype, peak=options["peak"])
+    if any("exceeds full scale" in str(w.message) for w in caught):
+        peak["clipped_by_format"] = True
+    return {
+        "input_sample_rate": meta.sample_rate,
+        "channels": meta.channels,
+        "seconds": round(sinc_resample_length(meta.frames, meta.sample_rate, hr) / hr, 3),
+        "subtype": subtype,
+        "streamed": True,
         **peak,
     }
 
@@ -277,6 +308,7 @@ def run(args: argparse.Namespace) -> int:
         "threads": args.threads,
         "keep_low_band": args.keep_low_band,
         "peak": args.peak,
+        "stream": args.stream,
     }
     base = {
         "preset": spec["preset"],
@@ -290,6 +322,8 @@ def run(args: argparse.Namespace) -> int:
         **{k: options[k] for k in ("subtype", "keep_low_band", "peak")},
         "precision": args.precision,
     }
+    if args.stream != "auto":  # (older jobs have no "stream" entry: auto)
+        settings["stream"] = args.stream
     with open_job(
         "bwe",
         out_dir,

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from audiokit.cli._common import add_batch_arguments, positive_int
+from audiokit.cli._common import add_batch_arguments, add_stream_argument, positive_int
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "approximate for APNet2 whose GRN is global); 0 disables chunking, else at least "
         f"{MIN_CHUNK_SECONDS:g} (default 30)",
     )
+    add_stream_argument(p)
     p.add_argument("--threads", type=positive_int, default=None, help="torch intra-op threads per worker")
     add_batch_arguments(p)
     p.set_defaults(func=run)
@@ -137,6 +138,7 @@ def vocode_file(item, spec: dict[str, Any]) -> dict[str, Any]:
     """Batch worker: vocode ``item.src`` into ``item.dst`` (top level so that it pickles)."""
     import torch
 
+    from audiokit.cli._common import streams
     from audiokit.io import info, load, save
 
     if spec.get("threads"):
@@ -144,19 +146,35 @@ def vocode_file(item, spec: dict[str, Any]) -> dict[str, Any]:
     model = _model_for({k: spec[k] for k in ("checkpoint", "model", "config")})
     sr = model.sample_rate
     record: dict[str, Any] = {}
+    dtype = getattr(torch, PRECISIONS[spec["precision"]]) if PRECISIONS[spec["precision"]] else None
     if item.src.lower().endswith(".npy"):
         mel = read_mel_npy(item.src, model.n_mels)
     else:
         meta = info(item.src)
-        wav, _ = load(item.src, sr=sr, mono=True)
         record.update(input_sample_rate=meta.sample_rate, input_channels=meta.channels)
+        if streams(spec.get("stream", "off"), meta.frames / meta.sample_rate):
+            return {**record, **_vocode_streamed(model, item, meta.sample_rate, dtype)}
+        wav, _ = load(item.src, sr=sr, mono=True)
         mel = model.mel(wav[0], sample_rate=sr)
-    dtype = getattr(torch, PRECISIONS[spec["precision"]]) if PRECISIONS[spec["precision"]] else None
     chunk = int(spec["chunk_seconds"] * sr / model.hop_length) if spec["chunk_seconds"] > 0 else None
     audio = model.synthesize(mel, chunk_frames=chunk, dtype=dtype)[0]
     save(item.dst, audio, sr)
     record.update(frames=int(mel.shape[-1]), seconds_out=round(audio.shape[-1] / sr, 3))
     return record
+
+
+def _vocode_streamed(model, item, sample_rate: int, dtype) -> dict[str, Any]:
+    """``item.src`` read, vocoded and written block by block (bounded memory; the input is resampled
+    by the streaming sinc resampler instead of soxr)."""
+    from audiokit.cli._common import STREAM_BLOCK_SECONDS
+    from audiokit.io import BlockWriter, iter_blocks
+    from audiokit.vocoders.streaming import vocode_blocks
+
+    blocks = iter_blocks(item.src, int(STREAM_BLOCK_SECONDS * sample_rate))
+    with BlockWriter(item.dst, model.sample_rate, 1) as out:
+        for y in vocode_blocks(model, blocks, sample_rate, dtype):
+            out.write(y)
+    return {"streamed": True, "seconds_out": round(out.frames / model.sample_rate, 3)}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -183,6 +201,7 @@ def run(args: argparse.Namespace) -> int:
         "config": args.config,
         "precision": precision,
         "chunk_seconds": args.chunk_seconds,
+        "stream": args.stream,
         "threads": args.threads,
     }
     model = _model_for({k: spec[k] for k in ("checkpoint", "model", "config")})  # fail early on a bad model
@@ -194,6 +213,8 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"{args.in_dir}: no audio or .npy files found")
     base = {"model": model.model_type, "checkpoint": str(checkpoint), "precision": precision}
     settings = {k: spec[k] for k in ("checkpoint", "model", "config", "chunk_seconds")}
+    if args.stream != "auto":  # (older jobs have no "stream" entry: auto)
+        settings["stream"] = args.stream
     settings["precision"] = args.precision  # as requested ("auto" stays "auto"): shards on other CPUs
     with open_job(
         "vocode",

@@ -8,6 +8,7 @@ transform's support, not by the length of the stream.
 * :class:`StreamingSTFT`: the centred STFT (reflect padding at both ends), ``(B, T)`` -> ``(B, F, n)``.
 * :class:`StreamingISTFT`: the centred ISTFT (:func:`torch.istft` ``center=True``), ``(B, F, n)`` ->
   ``(B, T)``: windowed overlap-add divided by the window envelope.
+* :class:`StreamingMel`: a centred :class:`~audiokit.frontend.MelSpectrogram` (the vocoders' log-mel).
 * :class:`FrameStreamer`: a frame-local network with receptive radius ``R`` (zero padding at the
   edges, as "same" convolutions) run on a stream of frames: each call runs the network on the new
   frames plus ``R`` frames of context on each side, so every output frame equals the one-pass output.
@@ -16,14 +17,25 @@ transform's support, not by the length of the stream.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 
 from audiokit.frontend.resample import _reduced, sinc_resample_kernel
-from audiokit.frontend.stft import _pad_window
+from audiokit.frontend.stft import _pad_window, magnitude
 
-__all__ = ["FrameStreamer", "StreamingISTFT", "StreamingResample", "StreamingSTFT", "window_support"]
+if TYPE_CHECKING:
+    from audiokit.frontend.mel import MelSpectrogram
+
+__all__ = [
+    "FrameStreamer",
+    "StreamingISTFT",
+    "StreamingMel",
+    "StreamingResample",
+    "StreamingSTFT",
+    "window_support",
+]
 
 
 def window_support(window: torch.Tensor, n_fft: int) -> tuple[int, int]:
@@ -221,6 +233,33 @@ class StreamingSTFT(_Closed):
         self.buf = torch.cat((self.buf, end), dim=-1)
         avail = self.n_in + 2 * self.half
         return self._frames(1 + self.n_in // self.hop, avail)
+
+
+class StreamingMel:
+    """A centred :class:`~audiokit.frontend.MelSpectrogram` on a stream of ``(B, t)`` audio:
+    ``push`` returns the final log-mel frames ``(B, n_mels, n)``, ``flush`` the last ones; together
+    they equal ``mel(audio)`` to float rounding (:class:`StreamingSTFT` + the same magnitude,
+    filterbank and log)."""
+
+    def __init__(self, mel: MelSpectrogram):
+        stft = mel.stft
+        if stft.padding != "center" or stft.pad_mode != "reflect":
+            raise ValueError("StreamingMel needs a centred, reflect-padded MelSpectrogram")
+        self.mel = mel
+        self.stft = StreamingSTFT(stft.n_fft, stft.hop_length, stft.window)
+
+    def _mel(self, spec: torch.Tensor) -> torch.Tensor:
+        m = self.mel
+        power = magnitude(spec, m.mag_eps) if m.power == 1.0 else spec.real.square() + spec.imag.square()
+        return m.from_spectrogram(power)
+
+    def push(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, t)`` audio -> the log-mel frames ``(B, n_mels, n)`` that are final."""
+        return self._mel(self.stft.push(x))
+
+    def flush(self) -> torch.Tensor:
+        """The last frames (reflect padding at the end)."""
+        return self._mel(self.stft.flush())
 
 
 class StreamingISTFT(_Closed):

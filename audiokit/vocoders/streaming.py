@@ -23,11 +23,18 @@ sample of the window padded to ``n_fft``; for a Hann window of ``win`` samples t
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 import torch
 
-from audiokit.frontend.streaming import FrameStreamer, StreamingISTFT, window_support
+from audiokit.frontend.streaming import (
+    FrameStreamer,
+    StreamingISTFT,
+    StreamingMel,
+    StreamingResample,
+    window_support,
+)
 
 if TYPE_CHECKING:
     from audiokit.vocoders.base import SpectralVocoder
@@ -165,3 +172,40 @@ class VocoderStreamer:
             raise ValueError(f"need at least 2 mel frames (output length hop * (N - 1)), got {self.n_frames}")
         head = self._synth(self.frames.flush())
         return torch.cat((head, self.istft.flush()), dim=-1)
+
+
+def vocode_blocks(
+    model: SpectralVocoder,
+    blocks: Iterable[torch.Tensor],
+    sample_rate: int,
+    dtype: torch.dtype | None = None,
+) -> Iterator[torch.Tensor]:
+    """Analysis-resynthesis of a long recording with bounded memory: audio blocks ``(C, t)`` at
+    ``sample_rate`` (channels averaged to mono; resampled to the model's rate with the streaming
+    sinc resampler) -> output audio blocks ``(1, t')``. The concatenation equals
+    ``model.synthesize(model.mel(audio))`` at the model's rate (APNet: to float rounding; APNet2:
+    with running GRN statistics, in float32)."""
+    sr = int(sample_rate)
+    resample = StreamingResample(sr, model.sample_rate) if sr != model.sample_rate else None
+    if model.global_context and dtype not in (None, torch.float32):
+        dtype = torch.float32  # APNet2's running GRN statistics run in float32 only
+    mel = StreamingMel(model.mel_extractor)
+    voc = model.stream(dtype=dtype)
+
+    def frames(x: torch.Tensor) -> Iterator[torch.Tensor]:
+        m = mel.push(x)
+        if m.shape[-1]:
+            yield voc.push(m)
+
+    for block in blocks:
+        x = block.mean(dim=0, keepdim=True).float()
+        if resample is not None:
+            x = resample.push(x)
+        if x.shape[-1]:
+            yield from frames(x)
+    if resample is not None:
+        yield from frames(resample.flush())
+    last = mel.flush()
+    if last.shape[-1]:
+        yield voc.push(last)
+    yield voc.flush()

@@ -1,0 +1,153 @@
+"""``vocode``/``bwe --stream``: files read, processed and written block by block equal the whole-file
+result, under the same peak policy, and a failing file leaves nothing behind (issue 14 row 10,
+issue 17 item 2)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+import audiokit.cli._common as common
+from audiokit.assets import speech_files, speech_path
+from audiokit.batch import MANIFEST_NAME
+from audiokit.cli import main
+from audiokit.cli._common import STREAM_AUTO_SECONDS, streams
+from audiokit.frontend import MelSpectrogram, sinc_resample
+from audiokit.frontend.streaming import StreamingMel
+from audiokit.io import BlockWriter, iter_blocks, load, write_blocks
+
+
+def snr_db(ref: np.ndarray, est: np.ndarray) -> float:
+    return float(10 * np.log10(np.sum(ref**2) / max(np.sum((ref - est) ** 2), 1e-30)))
+
+
+@pytest.fixture(autouse=True)
+def _small_blocks(monkeypatch):
+    """0.37 s blocks: a 5 s clip crosses a dozen block edges, none on a frame boundary."""
+    monkeypatch.setattr(common, "STREAM_BLOCK_SECONDS", 0.37)
+
+
+def _run(argv: list[str]) -> None:
+    assert main([*argv, "--no-progress", "--workers", "1", "--precision", "fp32"]) == 0
+
+
+def test_auto_streams_only_long_files():
+    assert not streams("auto", STREAM_AUTO_SECONDS) and streams("auto", STREAM_AUTO_SECONDS + 1)
+    assert streams("on", 0.1) and not streams("off", 1e6)
+
+
+def test_streaming_mel_equals_the_offline_mel():
+    mel = MelSpectrogram(16000, 1024, 80, 320, n_mels=80, f_max=8000.0)
+    wav, _ = load(speech_path("slt_16k.wav"), sr=16000, mono=True)
+    s, out, i = StreamingMel(mel), [], 0
+    for n in (1, 90, 333, 4001, 10**9):
+        out.append(s.push(wav[:, i : i + n]))
+        i += n
+    got = torch.cat([*out, s.flush()], dim=-1)
+    ref = mel(wav)
+    assert got.shape == ref.shape
+    assert float((got - ref).abs().max()) < 1e-4  # log-mel, floor 1e-5: float rounding only
+
+
+def test_vocode_stream_equals_whole_file(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.wav").write_bytes(speech_path("slt_16k.wav").read_bytes())
+    _run(["vocode", str(src), str(tmp_path / "on"), "--stream", "on"])
+    _run(["vocode", str(src), str(tmp_path / "off"), "--stream", "off"])
+    on, sr = sf.read(tmp_path / "on" / "a.wav")
+    off, _ = sf.read(tmp_path / "off" / "a.wav")
+    assert sr == 16000 and on.shape == off.shape
+    assert snr_db(off, on) > 70  # PCM_16 of the same float signal (APNet streams exactly)
+    record = json.loads((tmp_path / "on" / MANIFEST_NAME).read_text().splitlines()[-1])
+    assert record["streamed"] is True and record["status"] == "ok"
+
+
+def test_vocode_stream_resamples_with_the_sinc_resampler(tmp_path):
+    from audiokit.vocoders import APNet
+
+    wav, _ = load(speech_path("slt_16k.wav"), mono=True)
+    x22 = sinc_resample(wav, 16000, 22050)
+    src = tmp_path / "in"
+    src.mkdir()
+    sf.write(src / "a.wav", x22[0].numpy(), 22050, subtype="FLOAT")
+    _run(["vocode", str(src), str(tmp_path / "out"), "--stream", "on"])
+    got, sr = sf.read(tmp_path / "out" / "a.wav")
+    model = APNet.from_pretrained("apnet_tiny")
+    ref = model.synthesize(model.mel(sinc_resample(x22, 22050, 16000)), dtype=torch.float32)[0].numpy()
+    assert sr == 16000 and got.shape == ref.shape
+    assert snr_db(ref, got) > 70
+
+
+def test_bwe_stream_equals_whole_file_with_channels_and_the_peak_limit(tmp_path):
+    wav, sr = load(speech_files(16000)[0])
+    x8 = sinc_resample(wav, sr, 8000)[0].numpy()
+    src = tmp_path / "in"
+    src.mkdir()
+    sf.write(src / "mono.wav", x8, 8000, subtype="PCM_16")
+    loud = np.stack([x8, -x8[::-1]], axis=1) / np.abs(x8).max() * 0.9999  # full scale: the output peaks over
+    sf.write(src / "stereo.wav", loud, 8000, subtype="FLOAT")
+    _run(["bwe", str(src), str(tmp_path / "on"), "--stream", "on"])
+    _run(["bwe", str(src), str(tmp_path / "off"), "--stream", "off"])
+    recs = {}
+    for mode in ("on", "off"):
+        lines = (tmp_path / mode / MANIFEST_NAME).read_text().splitlines()
+        recs[mode] = {json.loads(ln)["key"]: json.loads(ln) for ln in lines}
+    for name in ("mono.wav", "stereo.wav"):
+        on, _ = sf.read(tmp_path / "on" / name, always_2d=True)
+        off, _ = sf.read(tmp_path / "off" / name, always_2d=True)
+        assert on.shape == off.shape
+        assert snr_db(off, on) > 70, name
+        a, b = recs["on"][name], recs["off"][name]
+        assert (a["subtype"], a["channels"], a.keys() - {"streamed"}) == (
+            b["subtype"],
+            b["channels"],
+            b.keys(),
+        )
+        for key in ("peak", "peak_gain_db", "seconds"):
+            if key in b:
+                assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-4), key
+    assert recs["on"]["stereo.wav"]["peak_gain_db"] < 0  # the limit acted, on the whole file's peak
+    assert np.abs(sf.read(tmp_path / "on" / "stereo.wav")[0]).max() <= 0.999 + 1e-6
+
+
+def test_write_blocks_policies_and_atomicity(tmp_path):
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((2, 5000)) * 0.6).astype(np.float32)
+    blocks = [x[:, i : i + 777] for i in range(0, 5000, 777)]
+    rep = write_blocks(tmp_path / "lim.wav", iter(blocks), 8000, 2, "FLOAT", peak="limit")
+    got = sf.read(tmp_path / "lim.wav", always_2d=True)[0].T
+    top = np.abs(x).max()
+    np.testing.assert_allclose(got, x * np.float32(0.999 / top), atol=1e-6)
+    assert rep["peak"] == pytest.approx(top, rel=1e-5) and rep["peak_gain_db"] < 0
+    rep = write_blocks(tmp_path / "clip.wav", iter(blocks), 8000, 2, "FLOAT", peak="clip")
+    np.testing.assert_allclose(sf.read(tmp_path / "clip.wav", always_2d=True)[0].T, np.clip(x, -0.999, 0.999))
+    assert rep["clipped_samples"] == int(np.sum(np.abs(x) > 0.999))
+
+    def failing():
+        yield blocks[0]
+        raise RuntimeError("model failed mid-file")
+
+    with pytest.raises(RuntimeError, match="mid-file"):
+        write_blocks(tmp_path / "bad.wav", failing(), 8000, 2, "PCM_16", peak="limit")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.wav", "lim.wav"]  # no partial, no temp
+    with pytest.raises(ValueError, match="empty"), BlockWriter(tmp_path / "empty.wav", 8000, 1):
+        pass
+    assert not (tmp_path / "empty.wav").exists()
+
+
+def test_iter_blocks_names_bad_files(tmp_path):
+    x = np.zeros(3000, dtype=np.float32)
+    x[2500] = np.nan
+    sf.write(tmp_path / "nan.wav", x, 8000, subtype="FLOAT")
+    blocks = iter_blocks(tmp_path / "nan.wav", 1000)
+    assert next(blocks).shape == (1, 1000)  # the first blocks are fine
+    with pytest.raises(ValueError, match=r"nan\.wav: audio contains NaN"):
+        list(blocks)
+    (tmp_path / "junk.wav").write_bytes(b"RIFF0000WAVEjunk")
+    with pytest.raises(ValueError, match="junk.wav"):
+        list(iter_blocks(tmp_path / "junk.wav", 1000))
