@@ -1,4 +1,4 @@
-"""ONNX export of the bundled APNet and AP-BWE: onnxruntime agrees with PyTorch (>= 60 dB, fp32)
+"""ONNX export of APNet, APNet2 and AP-BWE: onnxruntime agrees with PyTorch (>= 60 dB, fp32)
 at lengths and batch sizes other than the export example's."""
 
 from __future__ import annotations
@@ -38,6 +38,38 @@ def test_apbwe_onnx_via_cli_matches_pytorch(tmp_path, speech16k):
     y = run_onnx(onnx_session(out), x)
     assert y.shape == ref.shape
     assert snr_db(ref, y) >= 60
+
+
+def test_apnet2_onnx_matches_pytorch(tmp_path, speech16k):
+    """APNet2 (GRN over the whole utterance, ConvNeXt blocks): a small random model whose GRN
+    gamma/beta are non-zero, at two lengths other than the export example's."""
+    from audiokit.vocoders import APNet2, APNet2Config
+
+    torch.manual_seed(0)
+    cfg = APNet2Config(
+        sample_rate=16000,
+        hop_length=80,
+        win_length=320,
+        n_fft=1024,
+        dim=64,
+        intermediate_dim=192,
+        num_layers=2,
+    )
+    model = APNet2(cfg).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith(("gamma", "beta")):
+                p.copy_(0.3 * torch.randn(p.shape))
+    out = export_onnx(model, tmp_path / "apnet2.onnx")
+    session = onnx_session(out)
+    wav, sr = speech16k
+    for n in (9000, 31111):
+        mel = model.mel(wav[None, :n], sample_rate=sr)
+        with torch.inference_mode():
+            ref = model(mel).audio
+        y = run_onnx(session, mel)
+        assert y.shape == ref.shape
+        assert snr_db(ref, y) >= 60, n
 
 
 def test_export_errors(tmp_path):
