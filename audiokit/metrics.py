@@ -117,12 +117,18 @@ def _resample_np(x: np.ndarray, sr: int, target: int) -> np.ndarray:
     return x if sr == target else soxr.resample(x, sr, target, quality="VHQ")
 
 
+#: Longest input :func:`pesq` scores: the ``pesq`` package segfaults from about 140 s (16 kHz wb and
+#: 8 kHz nb alike, measured), which would kill a whole batch.
+PESQ_MAX_SECONDS = 120.0
+
+
 def pesq(ref, est, sample_rate: int, mode: str | None = None) -> float:
     """PESQ MOS-LQO (ITU-T P.862 / P.862.2, via the ``pesq`` package).
 
     ``mode="wb"`` (wide band, 16 kHz) or ``"nb"`` (narrow band, 8 kHz). With ``mode=None`` it is
     ``"nb"`` at 8 kHz and ``"wb"`` otherwise. PESQ is only defined at 8 and 16 kHz: **other rates are
-    resampled with soxr** (to 16 kHz for ``wb``, 8 kHz for ``nb``) before scoring.
+    resampled with soxr** (to 16 kHz for ``wb``, 8 kHz for ``nb``) before scoring. Inputs longer than
+    :data:`PESQ_MAX_SECONDS` are a ``ValueError`` (the library would crash the process).
     """
     from pesq import pesq as _pesq
 
@@ -134,6 +140,12 @@ def pesq(ref, est, sample_rate: int, mode: str | None = None) -> float:
     r, e = _resample_np(r, sample_rate, target), _resample_np(e, sample_rate, target)
     if r.size < target // 4:
         raise ValueError(f"PESQ needs at least 0.25 s of audio, got {r.size / target:.3f} s")
+    if r.size > PESQ_MAX_SECONDS * target:
+        raise ValueError(
+            f"PESQ: {r.size / target:.0f} s of audio; the pesq library crashes (segfault) beyond about "
+            f"140 s and ITU-T P.862 is specified for utterances of seconds: score segments of at most "
+            f"{PESQ_MAX_SECONDS:g} s"
+        )
     if not np.any(r):
         raise ValueError("PESQ: the reference is silent (all zeros); PESQ needs speech in the reference")
     from pesq import PesqError
