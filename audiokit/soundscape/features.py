@@ -95,6 +95,10 @@ def _as_channels(wav: torch.Tensor | np.ndarray, name: str) -> torch.Tensor:
     return x
 
 
+#: Frames computed at once by :func:`mel_power` (about 12 s of audio; the result does not depend on it).
+MEL_BLOCK_FRAMES = 256
+
+
 def mel_power(
     wav: torch.Tensor | np.ndarray,
     sr: int,
@@ -117,9 +121,14 @@ def mel_power(
             f"{name}: {x.shape[-1] / ARAUS_SAMPLE_RATE:.3f} s of audio is shorter than one ARAUS frame "
             f"({ARAUS_N_FFT} samples at {ARAUS_SAMPLE_RATE} Hz)"
         )
-    with torch.no_grad():
-        power = araus_mel(dtype)(x.to(dtype))
-    return power.float()
+    mel, n = araus_mel(dtype), num_frames(x.shape[-1])
+    blocks = []
+    with torch.no_grad():  # frames are independent ("valid" framing): blocks bound the memory
+        for f0 in range(0, n, MEL_BLOCK_FRAMES):
+            f1 = min(n, f0 + MEL_BLOCK_FRAMES)
+            seg = x[:, f0 * ARAUS_HOP : (f1 - 1) * ARAUS_HOP + ARAUS_N_FFT]
+            blocks.append(mel(seg.to(dtype)).float())
+    return torch.cat(blocks, dim=-1)
 
 
 def power_to_db(power: torch.Tensor, top_db: float | None = None) -> torch.Tensor:
@@ -188,17 +197,21 @@ def leq_db(
 
     Used to express masker gains as ARAUS-style soundscape-to-masker ratios (SMR = L_s - L_m).
     """
-    x = _as_channels(wav, name).to(torch.float64).numpy()
+    x = _as_channels(wav, name)
+    n = x.shape[-1]
     if weighting is None:
-        ms = float(np.mean(x**2))
+        ms = float(sum(np.sum(np.square(c.to(torch.float64).numpy())) for c in x) / x.numel())
     elif weighting.upper() == "A":
-        spec = np.fft.rfft(x, axis=-1)
-        power = np.abs(spec) ** 2
-        power[:, 1:-1] *= 2.0  # one-sided spectrum (the DC and Nyquist bins appear once)
-        if x.shape[-1] % 2:
-            power[:, -1] *= 2.0
-        w = 10.0 ** (a_weighting_db(np.fft.rfftfreq(x.shape[-1], 1.0 / sr)) / 10.0)
-        ms = float(np.sum(power * w) / x.shape[-1] ** 2 / x.shape[0])
+        w = 10.0 ** (a_weighting_db(np.fft.rfftfreq(n, 1.0 / sr)) / 10.0)
+        w[1:-1] *= 2.0  # one-sided spectrum (the DC and Nyquist bins appear once)
+        if n % 2:
+            w[-1] *= 2.0
+        total = 0.0
+        for c in x:  # one channel at a time: memory of one spectrum, not of all
+            spec = np.fft.rfft(c.to(torch.float64).numpy())
+            total += float(np.dot(spec.real**2 + spec.imag**2, w))
+            del spec
+        ms = total / n**2 / x.shape[0]
     else:
         raise ValueError(f"unknown weighting {weighting!r}; use 'A' or None")
     return 10.0 * math.log10(ms) if ms > 0 else -math.inf

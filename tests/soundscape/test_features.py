@@ -41,7 +41,12 @@ def _materials(scene, maskers, speech48k):
     }
 
 
-def test_features_equal_librosa_araus_computation(scene, maskers, speech48k):
+@pytest.mark.parametrize("block_frames", [256, 5])  # mel_power works in blocks of frames
+def test_features_equal_librosa_araus_computation(scene, maskers, speech48k, block_frames, monkeypatch):
+    import importlib
+
+    feats = importlib.import_module("audiokit.soundscape.features")  # the package exports a function too
+    monkeypatch.setattr(feats, "MEL_BLOCK_FRAMES", block_frames)
     worst = 0.0
     for name, x in _materials(scene, maskers, speech48k).items():
         ref, ref80 = _araus_reference(np.asarray(x))
