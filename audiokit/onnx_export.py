@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from audiokit.frontend.dft import ConvSTFT, MatmulISTFT
-from audiokit.frontend.resample import _reduced, sinc_resample_kernel
+from audiokit.frontend.resample import reduced_rates, sinc_resample_kernel
 
 __all__ = ["BWEGraph", "VocoderGraph", "export_onnx", "load_model", "onnx_session", "run_onnx"]
 
@@ -62,7 +62,7 @@ class BWEGraph(nn.Module):
         super().__init__()
         c = model.config
         self.model = model.eval()
-        self.orig, self.new = _reduced(c.lr_sampling_rate, c.hr_sampling_rate)
+        self.orig, self.new = reduced_rates(c.lr_sampling_rate, c.hr_sampling_rate)
         kernel, self.width = sinc_resample_kernel(self.orig, self.new)
         self.register_buffer("kernel", kernel, persistent=False)
         # float64 analysis: AP-BWE reads the phase of the near-empty upper band, which a float32

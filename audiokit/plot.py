@@ -11,10 +11,11 @@ import torch
 
 from audiokit.io import atomic_write
 
-__all__ = ["save_spectrograms", "save_curves"]
+__all__ = ["save_spectrograms", "save_curves", "pyplot"]
 
 
-def _pyplot():
+def pyplot():  # noqa: ANN201 - matplotlib.pyplot is imported lazily (optional extra)
+    """``matplotlib.pyplot`` on the Agg backend (the ``plot`` extra; ImportError naming it if missing)."""
     try:
         import matplotlib
     except ImportError:  # pragma: no cover - depends on the install
@@ -40,7 +41,7 @@ def save_spectrograms(
     title: str | None = None,
 ) -> Path:
     """Save log-magnitude spectrograms of ``(label, wav, sample_rate)`` signals stacked vertically."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(len(signals), 1, figsize=(10, 2.6 * len(signals)), squeeze=False)
     for ax, (label, wav, sr) in zip(axes[:, 0], signals):
         db = _db_spectrogram(wav, sr, n_fft)
@@ -77,7 +78,7 @@ def save_curves(
     title: str | None = None,
 ) -> Path:
     """Save a line plot of several named curves over ``x``."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     for label, y in curves.items():
         ax.plot(x, y, marker="o", markersize=3, label=label)

@@ -24,13 +24,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from audiokit.bwe.outputs import _check_rate, amplitude_phase_apbwe
+from audiokit.bwe.outputs import amplitude_phase_apbwe, check_rate
 from audiokit.frontend import (
     sinc_resample,
     sinc_resample_length,
     spectrum_from_amplitude_phase,
 )
-from audiokit.frontend.stft import _pad_window
+from audiokit.frontend.stft import pad_window
 
 if TYPE_CHECKING:
     from audiokit.bwe.config import APBWEConfig
@@ -79,7 +79,7 @@ def simulate_narrowband(wav: torch.Tensor, hr_sr: int, lr_sr: int) -> torch.Tens
     Returns:
         ``(..., T)`` at ``hr_sr``, the input of the AP-BWE generator.
     """
-    hr_sr, lr_sr = _check_rate(hr_sr, "hr_sr"), _check_rate(lr_sr, "lr_sr")
+    hr_sr, lr_sr = check_rate(hr_sr, "hr_sr"), check_rate(lr_sr, "lr_sr")
     if lr_sr >= hr_sr:
         raise ValueError(f"lr_sr ({lr_sr}) must be below hr_sr ({hr_sr})")
     wav = torch.as_tensor(wav)
@@ -175,7 +175,7 @@ class BandwidthExtender:
         Returns:
             ``(B, ceil(T * hr / sr))`` float32 audio at ``config.hr_sampling_rate`` (the input's duration).
         """
-        sr = _check_rate(sr)
+        sr = check_rate(sr)
         x = _as_batch(wav)
         device, dtype = self._device_dtype()
         x = x.to(device=device, dtype=dtype)
@@ -303,7 +303,7 @@ def _overlap_add(
     """Samples ``[y0, y1)`` of the centred ISTFT (as :func:`torch.istft`) from the frames
     ``first_frame ...`` that overlap them: irfft, window, overlap-add, divide by the window envelope."""
     n = spec.shape[-1]
-    w = _pad_window(window, n_fft)
+    w = pad_window(window, n_fft)
     frames = torch.fft.irfft(spec, n=n_fft, dim=1) * w[None, :, None]
     total = (n - 1) * hop + n_fft
     y = F.fold(frames, output_size=(1, total), kernel_size=(1, n_fft), stride=(1, hop))[:, 0, 0]

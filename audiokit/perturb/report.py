@@ -258,9 +258,9 @@ def _markdown(rows: list[tuple[str, int, dict[str, Cell]]], meta: Mapping[str, A
 
 def _chart(path: Path, rows: list[tuple[str, int, dict[str, Cell]]]) -> None:
     from audiokit.io import atomic_write
-    from audiokit.plot import _pyplot
+    from audiokit.plot import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     labels = [r[0] for r in rows]
     x = np.arange(len(rows))
     fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(rows) + 2), 4.2))

@@ -203,9 +203,9 @@ def _config(cfg_json: str) -> tuple[PerturbConfig, Any]:
 def _save(item: BatchItem, wav: Any, sr: int, subtype: str | None) -> None:
     import soundfile as sf
 
-    from audiokit.io import _format_for, save
+    from audiokit.io import format_for, save
 
-    fmt = _format_for(Path(item.dst))
+    fmt = format_for(Path(item.dst))
     st = subtype if subtype and sf.check_format(fmt, subtype) else None
     save(item.dst, wav, sr, subtype=st)
 
