@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from audiokit.frontend import STFT
 from audiokit.io import atomic_write
 
 __all__ = ["save_spectrograms", "save_curves", "pyplot"]
@@ -27,8 +28,6 @@ def pyplot():  # noqa: ANN201 - matplotlib.pyplot is imported lazily (optional e
 
 
 def _db_spectrogram(wav: torch.Tensor | np.ndarray, sr: int, n_fft: int) -> np.ndarray:
-    from audiokit.frontend import STFT
-
     x = torch.as_tensor(np.asarray(wav, dtype=np.float32)).reshape(-1)
     spec = STFT(n_fft, n_fft // 4)(x)[0].abs()
     return 20 * np.log10(np.maximum(spec.numpy(), 1e-5))

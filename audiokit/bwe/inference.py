@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from audiokit.bwe.outputs import amplitude_phase_apbwe, check_rate
+from audiokit.bwe.streaming import BWEStreamer
 from audiokit.frontend import (
     sinc_resample,
     sinc_resample_length,
@@ -208,8 +209,6 @@ class BandwidthExtender:
         """A :class:`~audiokit.bwe.streaming.BWEStreamer` for audio at ``sr`` (default: the preset's
         low rate): ``push(audio (B, t)) -> wideband audio``, ``flush() -> audio``; the concatenated
         output equals :meth:`extend` to float rounding for any chunk sizes."""
-        from audiokit.bwe.streaming import BWEStreamer
-
         return BWEStreamer(self, sr=sr, keep_low_band=keep_low_band, max_frames=max_frames)
 
     def _context_frames(self) -> int:

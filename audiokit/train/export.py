@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from audiokit import __version__
 from audiokit.io import atomic_write
 from audiokit.train.checkpoint import load_checkpoint, resolve_checkpoint
 from audiokit.train.resume import load_models
@@ -49,8 +50,6 @@ def export_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike)
     copied (contiguous, no shared storage) as safetensors requires. Returns the written paths.
     """
     from safetensors.torch import save_file
-
-    from audiokit import __version__
 
     task, state = load_task_from_checkpoint(checkpoint)
     bundle = task.export()

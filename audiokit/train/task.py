@@ -46,11 +46,12 @@ from typing import Any, ClassVar, Literal
 import torch
 from torch import nn
 
+from audiokit import metrics as M
 from audiokit.train.config import to_dict
 from audiokit.train.context import TaskContext
 from audiokit.train.distributed import DistInfo, unwrap
 from audiokit.train.optim import build_optimizer, build_scheduler
-from audiokit.train.run_config import TrainerConfig
+from audiokit.train.trainer_config import TrainerConfig
 
 __all__ = ["TrainingTask", "ValidationResult", "ExportBundle"]
 
@@ -373,8 +374,6 @@ class TrainingTask:
         :data:`audiokit.metrics.METRICS`). A metric that fails on an item (PESQ on silence, too short
         for STOI) is left out for that item, with a debug log line.
         """
-        from audiokit import metrics as M
-
         names = list(self.train.val_metrics if names is None else names)
         unknown = [n for n in names if n not in M.METRICS]
         if unknown:

@@ -63,9 +63,10 @@ from audiokit.train.loading import (
 )
 from audiokit.train.logger import MetricAccumulator, RunLogger
 from audiokit.train.resume import config_diff, find_resume_state, restore_task_state, training_state
-from audiokit.train.run_config import RunConfig, TrainerConfig, task_path
+from audiokit.train.run_config import RunConfig, task_path
 from audiokit.train.signals import GracefulStop
 from audiokit.train.task import TrainingTask
+from audiokit.train.trainer_config import TrainerConfig
 from audiokit.train.validation import run_validation
 
 __all__ = ["Trainer", "FitResult", "seed_everything"]

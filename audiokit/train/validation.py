@@ -19,8 +19,8 @@ from audiokit.io import save
 from audiokit.train import distributed
 from audiokit.train.loading import to_device, worker_init
 from audiokit.train.logger import MetricAccumulator, RunLogger
-from audiokit.train.run_config import TrainerConfig
 from audiokit.train.task import TrainingTask, ValidationResult
+from audiokit.train.trainer_config import TrainerConfig
 
 __all__ = ["run_validation", "write_samples", "prune_samples", "format_metrics"]
 
