@@ -56,6 +56,8 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from audiokit import __version__
+
 __all__ = [
     "BatchItem",
     "BatchReport",
@@ -819,8 +821,6 @@ def _jsonable(obj: Any) -> Any:
 def _check_settings(out: Path, command: str, settings: dict[str, Any], force: bool) -> None:
     """Compare with ``OUT/job.json`` (raise :class:`JobError` on a difference unless ``force``),
     then store the job's command and settings there."""
-    from audiokit import __version__
-
     path = out / JOB_NAME
     new = {"command": command, "settings": _jsonable(settings)}
     if path.exists() and not force:

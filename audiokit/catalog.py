@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from audiokit.assets import bundled_models
 from audiokit.checkpoints import MODEL_TYPES, model_class, read_pretrained_config
 
 __all__ = ["ModelInfo", "describe_model", "available_models", "HEADLINE_KEYS"]
@@ -150,6 +151,4 @@ def describe_model(folder: str | os.PathLike, name: str | None = None) -> ModelI
 
 def available_models() -> list[ModelInfo]:
     """Every model of :func:`audiokit.assets.bundled_models` (bundled and ``$AUDIOKIT_PRETRAINED``)."""
-    from audiokit.assets import bundled_models
-
     return [describe_model(path, name) for name, path in bundled_models().items()]

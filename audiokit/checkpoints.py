@@ -32,6 +32,10 @@ from typing import Any, ClassVar, TypeVar
 import torch
 from torch import nn
 
+from audiokit import __version__
+from audiokit.assets import resolve_pretrained
+from audiokit.io import atomic_write
+
 __all__ = [
     "read_state_dict",
     "check_state_dict",
@@ -323,8 +327,6 @@ def read_pretrained(
 
 def pretrained_config_json(model_type: str, config: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
     """The ``config.json`` content of the current layout (also what training exports write)."""
-    from audiokit import __version__
-
     if model_type not in MODEL_TYPES:
         raise ValueError(f"unknown model_type {model_type!r}; known: {', '.join(sorted(MODEL_TYPES))}")
     reserved = {"model_type", "format_version", "audiokit_version", "config"} & set(extra)
@@ -353,8 +355,6 @@ def write_pretrained(
     """
     from safetensors.torch import save_file
 
-    from audiokit.io import atomic_write
-
     meta = pretrained_config_json(model_type, config, **dict(extra or {}))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -374,8 +374,6 @@ def write_pretrained(
 def load_pretrained(name_or_path: str | os.PathLike, map_location: str | torch.device = "cpu") -> nn.Module:
     """Any pretrained model, whichever family: a folder, a bundled name (``"apnet_tiny"``) or a Hugging
     Face Hub id (see :func:`audiokit.assets.resolve_pretrained`). ``eval()`` mode."""
-    from audiokit.assets import resolve_pretrained
-
     info = read_pretrained_config(resolve_pretrained(name_or_path))
     if not info.model_type:
         raise ValueError(f"{info.path}: config.json does not say which model it holds (no 'model_type')")
@@ -450,8 +448,6 @@ class PretrainedMixin:
         folder holds. Keys are checked strictly: one ``ValueError`` lists every missing, unexpected
         and mis-shaped tensor.
         """
-        from audiokit.assets import resolve_pretrained
-
         info, state = read_pretrained(resolve_pretrained(name_or_path), map_location)
         model_type = info.model_type or cls.model_type
         if not model_type:

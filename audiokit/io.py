@@ -34,6 +34,7 @@ __all__ = [
     "iter_blocks",
     "BlockWriter",
     "write_blocks",
+    "format_for",
 ]
 
 #: File extensions read by :func:`load` and by the batch commands.
@@ -233,7 +234,7 @@ class BlockWriter:
         atomic: bool = True,
     ):
         self.path = Path(path)
-        self.fmt = _format_for(self.path)
+        self.fmt = format_for(self.path)
         self.subtype = sf.default_subtype(self.fmt) if subtype is None else subtype
         if not _can_write(self.fmt, self.subtype):
             raise ValueError(f"{self.path}: subtype {self.subtype!r} is not valid for format {self.fmt}")
@@ -435,7 +436,7 @@ def save(
         raise ValueError(f"{path}: refusing to save empty audio (zero samples)")
     if not np.isfinite(x).all():
         raise ValueError(f"{path}: refusing to save audio that contains NaN or Inf samples")
-    fmt = _format_for(path)
+    fmt = format_for(path)
     if subtype is None:
         subtype = sf.default_subtype(fmt)
     elif not _can_write(fmt, subtype):
@@ -454,7 +455,7 @@ def save(
 def writable_subtype(path: str | os.PathLike, preferred: str | None) -> str:
     """The subtype to write ``path`` with: ``preferred`` (e.g. the input file's) when the output
     format can write it, else the format's default (so an mp3 input's subtype gives ``PCM_16`` in a wav)."""
-    fmt = _format_for(Path(path))
+    fmt = format_for(Path(path))
     return preferred if preferred and _can_write(fmt, preferred) else sf.default_subtype(fmt)
 
 
@@ -465,7 +466,8 @@ def _can_write(fmt: str, subtype: str) -> bool:
     return bool(sf.check_format(fmt, subtype))
 
 
-def _format_for(path: Path) -> str:
+def format_for(path: Path) -> str:
+    """The soundfile format name of ``path``'s extension (ValueError for an unknown one)."""
     ext = path.suffix.lower().lstrip(".")
     table = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG", "mp3": "MP3", "aiff": "AIFF", "aif": "AIFF"}
     if ext not in table:

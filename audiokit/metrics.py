@@ -14,6 +14,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from audiokit.frontend import STFT, MelSpectrogram, f0_pyin
+
 __all__ = [
     "pesq",
     "stoi",
@@ -70,8 +72,6 @@ def si_sdr(ref, est, zero_mean: bool = True) -> float:
 
 
 def _stft_power(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
-    from audiokit.frontend import STFT
-
     spec = STFT(n_fft, hop, n_fft)(torch.from_numpy(x))[0]
     return (spec.real.square() + spec.imag.square()).numpy()
 
@@ -183,8 +183,6 @@ def mel_cepstrum(
     natural-log mel *power* spectrum (Slaney mel, f_max = sr/2, floor 1e-10)."""
     import scipy.fft
 
-    from audiokit.frontend import MelSpectrogram
-
     hop_length = hop_length or max(1, sample_rate // 200)
     mel = MelSpectrogram(sample_rate, n_fft, hop_length, n_mels=n_mels, power=2.0, log=False)
     p = mel(torch.from_numpy(x).float())[0].double().numpy()
@@ -208,8 +206,6 @@ def mcd(
 
 
 def _f0_pair(ref, est, sample_rate: int, hop_length: int | None, fmin: float, fmax: float):
-    from audiokit.frontend import f0_pyin
-
     r, e = _pair(ref, est)
     hop = hop_length or max(1, sample_rate // 100)
     f0r, vr = f0_pyin(r, sample_rate, hop, fmin, fmax)

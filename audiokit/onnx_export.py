@@ -23,8 +23,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from audiokit.assets import resolve_pretrained
+from audiokit.bwe.inference import merge_low_band
+from audiokit.bwe.model import APBWE
 from audiokit.frontend.dft import ConvSTFT, MatmulISTFT
-from audiokit.frontend.resample import _reduced, sinc_resample_kernel
+from audiokit.frontend.resample import reduced_rates, sinc_resample_kernel
+from audiokit.io import atomic_write
+from audiokit.vocoders.base import SpectralVocoder
 
 __all__ = ["BWEGraph", "VocoderGraph", "export_onnx", "load_model", "onnx_session", "run_onnx"]
 
@@ -62,7 +67,7 @@ class BWEGraph(nn.Module):
         super().__init__()
         c = model.config
         self.model = model.eval()
-        self.orig, self.new = _reduced(c.lr_sampling_rate, c.hr_sampling_rate)
+        self.orig, self.new = reduced_rates(c.lr_sampling_rate, c.hr_sampling_rate)
         kernel, self.width = sinc_resample_kernel(self.orig, self.new)
         self.register_buffer("kernel", kernel, persistent=False)
         # float64 analysis: AP-BWE reads the phase of the near-empty upper band, which a float32
@@ -80,8 +85,6 @@ class BWEGraph(nn.Module):
         return y[:, : (length * self.new + self.orig - 1) // self.orig]
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        from audiokit.bwe.inference import merge_low_band
-
         nb = self.upsample(audio)
         real, imag = self.stft(nb)
         mag_nb = torch.log(torch.sqrt(real * real + imag * imag) + self.log_eps)
@@ -99,8 +102,6 @@ def load_model(source: str | os.PathLike | nn.Module) -> nn.Module:
     if isinstance(source, nn.Module):
         return source.eval()
     import json
-
-    from audiokit.assets import resolve_pretrained
 
     path = resolve_pretrained(source)
     cfg = Path(path) / "config.json"
@@ -123,9 +124,6 @@ def load_model(source: str | os.PathLike | nn.Module) -> nn.Module:
 
 def graph_for(model: nn.Module) -> tuple[nn.Module, torch.Tensor, str]:
     """The export module, an example input and the input's name for ``model``."""
-    from audiokit.bwe.model import APBWE
-    from audiokit.vocoders.base import SpectralVocoder
-
     if isinstance(model, SpectralVocoder):
         if model.weight_normed:
             import copy
@@ -146,8 +144,6 @@ def export_onnx(source: str | os.PathLike | nn.Module, out: str | os.PathLike) -
     except ImportError:
         raise ValueError('ONNX export needs the onnx extra: pip install "audiokit[onnx]"') from None
     from torch.export import Dim
-
-    from audiokit.io import atomic_write
 
     out = Path(out)
     if out.suffix != ".onnx":

@@ -9,12 +9,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from audiokit.frontend import STFT
 from audiokit.io import atomic_write
 
-__all__ = ["save_spectrograms", "save_curves"]
+__all__ = ["save_spectrograms", "save_curves", "pyplot"]
 
 
-def _pyplot():
+def pyplot():  # noqa: ANN201 - matplotlib.pyplot is imported lazily (optional extra)
+    """``matplotlib.pyplot`` on the Agg backend (the ``plot`` extra; ImportError naming it if missing)."""
     try:
         import matplotlib
     except ImportError:  # pragma: no cover - depends on the install
@@ -26,8 +28,6 @@ def _pyplot():
 
 
 def _db_spectrogram(wav: torch.Tensor | np.ndarray, sr: int, n_fft: int) -> np.ndarray:
-    from audiokit.frontend import STFT
-
     x = torch.as_tensor(np.asarray(wav, dtype=np.float32)).reshape(-1)
     spec = STFT(n_fft, n_fft // 4)(x)[0].abs()
     return 20 * np.log10(np.maximum(spec.numpy(), 1e-5))
@@ -40,7 +40,7 @@ def save_spectrograms(
     title: str | None = None,
 ) -> Path:
     """Save log-magnitude spectrograms of ``(label, wav, sample_rate)`` signals stacked vertically."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(len(signals), 1, figsize=(10, 2.6 * len(signals)), squeeze=False)
     for ax, (label, wav, sr) in zip(axes[:, 0], signals):
         db = _db_spectrogram(wav, sr, n_fft)
@@ -77,7 +77,7 @@ def save_curves(
     title: str | None = None,
 ) -> Path:
     """Save a line plot of several named curves over ``x``."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     for label, y in curves.items():
         ax.plot(x, y, marker="o", markersize=3, label=label)

@@ -15,7 +15,6 @@ ROOT = Path(audiokit.__file__).resolve().parent
 ALLOWED = [
     {"audiokit.perturb.base", "audiokit.perturb.time_domain", "audiokit.perturb.frequency_domain",
      "audiokit.perturb.amplitude_domain", "audiokit.perturb.ajailbench"},
-    {"audiokit.train.task", "audiokit.train.run_config"},  # issue 19 item 5, not yet split (train/)
     # red-teaming targets and judges (issue 16, merged from redteam): to be untangled by their owner
     {"audiokit.perturb.chat", "audiokit.perturb.judges",
      "audiokit.perturb.local", "audiokit.perturb.targets"},

@@ -87,7 +87,6 @@ def test_pesq_resamples_other_rates(speech48k):
     assert metrics.pesq(x, x, sr, mode="nb") > 4.0
 
 
-
 def test_pesq_refuses_inputs_the_library_would_crash_on(speech16k, tmp_path):
     """The pesq package segfaults on ~150 s of audio (the process dies, and a batch with it): over
     PESQ_MAX_SECONDS it is a ValueError, and `audiokit eval` records that file as failed and goes on."""
@@ -97,6 +96,7 @@ def test_pesq_refuses_inputs_the_library_would_crash_on(speech16k, tmp_path):
     with pytest.raises(ValueError, match=r"PESQ: 121 s of audio.*segments of at most 120 s"):
         metrics.pesq(long, long, sr)
     assert metrics.pesq(long[: 20 * sr], long[: 20 * sr], sr) > 4.5  # shorter inputs still score
+
 
 def test_mcd_zero_and_positive(speech16k):
     x, sr = speech16k

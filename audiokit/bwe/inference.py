@@ -24,13 +24,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from audiokit.bwe.outputs import _check_rate, amplitude_phase_apbwe
+from audiokit.bwe.outputs import amplitude_phase_apbwe, check_rate
+from audiokit.bwe.streaming import BWEStreamer
 from audiokit.frontend import (
     sinc_resample,
     sinc_resample_length,
     spectrum_from_amplitude_phase,
 )
-from audiokit.frontend.stft import _pad_window
+from audiokit.frontend.stft import pad_window
 
 if TYPE_CHECKING:
     from audiokit.bwe.config import APBWEConfig
@@ -79,7 +80,7 @@ def simulate_narrowband(wav: torch.Tensor, hr_sr: int, lr_sr: int) -> torch.Tens
     Returns:
         ``(..., T)`` at ``hr_sr``, the input of the AP-BWE generator.
     """
-    hr_sr, lr_sr = _check_rate(hr_sr, "hr_sr"), _check_rate(lr_sr, "lr_sr")
+    hr_sr, lr_sr = check_rate(hr_sr, "hr_sr"), check_rate(lr_sr, "lr_sr")
     if lr_sr >= hr_sr:
         raise ValueError(f"lr_sr ({lr_sr}) must be below hr_sr ({hr_sr})")
     wav = torch.as_tensor(wav)
@@ -175,7 +176,7 @@ class BandwidthExtender:
         Returns:
             ``(B, ceil(T * hr / sr))`` float32 audio at ``config.hr_sampling_rate`` (the input's duration).
         """
-        sr = _check_rate(sr)
+        sr = check_rate(sr)
         x = _as_batch(wav)
         device, dtype = self._device_dtype()
         x = x.to(device=device, dtype=dtype)
@@ -208,8 +209,6 @@ class BandwidthExtender:
         """A :class:`~audiokit.bwe.streaming.BWEStreamer` for audio at ``sr`` (default: the preset's
         low rate): ``push(audio (B, t)) -> wideband audio``, ``flush() -> audio``; the concatenated
         output equals :meth:`extend` to float rounding for any chunk sizes."""
-        from audiokit.bwe.streaming import BWEStreamer
-
         return BWEStreamer(self, sr=sr, keep_low_band=keep_low_band, max_frames=max_frames)
 
     def _context_frames(self) -> int:
@@ -303,7 +302,7 @@ def _overlap_add(
     """Samples ``[y0, y1)`` of the centred ISTFT (as :func:`torch.istft`) from the frames
     ``first_frame ...`` that overlap them: irfft, window, overlap-add, divide by the window envelope."""
     n = spec.shape[-1]
-    w = _pad_window(window, n_fft)
+    w = pad_window(window, n_fft)
     frames = torch.fft.irfft(spec, n=n_fft, dim=1) * w[None, :, None]
     total = (n - 1) * hop + n_fft
     y = F.fold(frames, output_size=(1, total), kernel_size=(1, n_fft), stride=(1, hop))[:, 0, 0]

@@ -10,7 +10,7 @@ import torch
 
 from audiokit.frontend import log_amplitude, spectrum_from_amplitude_phase
 
-__all__ = ["BWEOutput", "check_spectra", "amplitude_phase_apbwe"]
+__all__ = ["BWEOutput", "check_spectra", "check_rate", "amplitude_phase_apbwe"]
 
 
 @dataclass
@@ -59,7 +59,8 @@ def amplitude_phase_apbwe(spec: torch.Tensor, eps: float = 1e-4) -> tuple[torch.
     return log_amplitude(spec, eps), torch.angle(spec)
 
 
-def _check_rate(sr: int, name: str = "sample rate") -> int:
+def check_rate(sr: int, name: str = "sample rate") -> int:
+    """``sr`` as an int; ValueError (naming ``name``) unless it is a positive integer."""
     if isinstance(sr, bool) or int(sr) != sr or sr <= 0:
         raise ValueError(f"{name} must be a positive integer, got {sr!r}")
     return int(sr)

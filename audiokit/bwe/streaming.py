@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from audiokit.bwe.outputs import _check_rate, amplitude_phase_apbwe
+from audiokit.bwe.outputs import amplitude_phase_apbwe, check_rate
 from audiokit.frontend import spectrum_from_amplitude_phase
 from audiokit.frontend.resample import sinc_resample_length
 from audiokit.frontend.streaming import (
@@ -72,7 +72,7 @@ class BWEStreamer:
     ):
         c = model.config
         self.model = model
-        self.sr = c.lr_sampling_rate if sr is None else _check_rate(sr)
+        self.sr = c.lr_sampling_rate if sr is None else check_rate(sr)
         self.keep = c.keep_low_band if keep_low_band is None else bool(keep_low_band)
         self.device, self.dtype = model._device_dtype()
         self.down = StreamingResample(self.sr, c.lr_sampling_rate, self.dtype)

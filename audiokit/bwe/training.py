@@ -128,7 +128,7 @@ class APBWETask(AmplitudePhaseGANTask):
     def generate(self, generator: nn.Module, batch: dict[str, Any]) -> GeneratorOutput:
         """Narrowband ``batch["input"]`` ``(B, T)`` -> STFT -> generator -> wideband spectra."""
         nb = batch["input"].float()
-        self._frontend_to(nb.device)
+        self.objective.to(nb.device)
         with torch.no_grad():
             log_amp, phase = amplitude_phase_apbwe(self.stft(nb), self.config.stft.log_eps)
         out = generator(log_amp, phase)

@@ -19,7 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from audiokit.batch import find_audio
 from audiokit.ddsp.features import F0Extractor, fill_unvoiced, get_f0_extractor
+from audiokit.io import atomic_write, load
 
 __all__ = ["DDSPExamples", "file_f0"]
 
@@ -72,8 +74,6 @@ def file_f0(
     if not (f0 > 0).any():
         f0 = np.full(n_frames, 440.0)  # no pitch anywhere: a neutral value; confidence stays 0
     if cached is not None:
-        from audiokit.io import atomic_write
-
         cache_dir.mkdir(parents=True, exist_ok=True)
         with atomic_write(cached) as tmp, open(tmp, "wb") as fh:
             np.savez(fh, f0_hz=f0, f0_confidence=conf)
@@ -135,9 +135,6 @@ class DDSPExamples(torch.utils.data.Dataset):
         chunk_seconds: float = 20.0,
         normalize_peak_db: float | None = None,
     ):
-        from audiokit.batch import find_audio
-        from audiokit.io import load
-
         if split not in ("all", "train", "val"):
             raise ValueError(f"split must be 'all', 'train' or 'val', got {split!r}")
         f0_extractor = _resolve_extractor(f0_extractor)

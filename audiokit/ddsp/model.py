@@ -32,6 +32,8 @@ from audiokit.ddsp.encoders import F0LoudnessPreprocessor, MfccRnnEncoder
 from audiokit.ddsp.features import LEGACY_LD_RANGE, extract_features
 from audiokit.ddsp.processors import Add, ProcessorGroup
 from audiokit.ddsp.synths import FilteredNoise, Harmonic
+from audiokit.io import check_audio
+from audiokit.io import resample as io_resample
 
 __all__ = ["DecoderConfig", "ZEncoderConfig", "DDSPConfig", "DDSPAutoencoder", "resolve_pretrained"]
 
@@ -113,7 +115,7 @@ class DDSPConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DDSPConfig:
         """Strict: unknown keys and wrong types raise ``ValueError`` naming the dotted key."""
-        from audiokit.train.config import from_dict
+        from audiokit.train.config import from_dict  # lazy: inference need not import the training engine
 
         return from_dict(cls, data)
 
@@ -295,9 +297,6 @@ class DDSPAutoencoder(PretrainedMixin, nn.Module):
         octave shift); ``loudness_shift`` in dB replaces the loudness matching; frames pYIN marks
         unvoiced are lowered by ``quiet_db``. ``seed`` fixes the noise.
         """
-        from audiokit.io import check_audio
-        from audiokit.io import resample as io_resample
-
         x = torch.as_tensor(audio, dtype=torch.float32)
         if x.dim() > 1 and any(n != 1 for n in x.shape[:-1]):
             raise ValueError(

@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from audiokit.ddsp import core
 from audiokit.ddsp.core import resample
 
 __all__ = ["Processor", "ProcessorGroup", "Add", "Mix", "Crop", "nested_lookup", "resolve_scale_fn"]
@@ -38,7 +39,6 @@ def resolve_scale_fn(fn: Callable | str | None) -> Callable | None:
     ``"sigmoid"``, ``"tanh"``, ``"softplus"``, ``"identity"``."""
     if fn is None or callable(fn):
         return fn
-    from audiokit.ddsp import core
 
     table: dict[str, Callable | None] = {
         "exp_sigmoid": core.exp_sigmoid,

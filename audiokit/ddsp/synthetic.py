@@ -29,6 +29,7 @@ from audiokit.ddsp.api import loudness_to_amplitude
 from audiokit.ddsp.filters import frequency_filter
 from audiokit.ddsp.oscillators import harmonic_synthesis, normalize_harmonics
 from audiokit.ddsp.synths import uniform_noise
+from audiokit.io import atomic_write, save
 
 __all__ = ["SyntheticInstrument", "random_phrase", "write_dataset"]
 
@@ -127,8 +128,6 @@ def write_dataset(
 ) -> Path:
     """Write ``n_examples`` phrases as ``NNNNN.wav`` plus ``NNNNN.npz`` (ground-truth ``f0_hz``,
     ``loudness_db`` of the performance and ``f0_confidence``) and ``instrument.json``."""
-    from audiokit.io import atomic_write, save
-
     inst = instrument or SyntheticInstrument()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

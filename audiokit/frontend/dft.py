@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from audiokit.frontend.stft import _pad_window, get_window
+from audiokit.frontend.stft import get_window, pad_window
 
 __all__ = ["ConvSTFT", "MatmulISTFT", "inverse_dft_kernel"]
 
@@ -45,7 +45,7 @@ def inverse_dft_kernel(n_fft: int, window: torch.Tensor) -> torch.Tensor:
     weight[0] = 1.0
     if n_fft % 2 == 0:
         weight[-1] = 1.0
-    w = _pad_window(window.to(torch.float64), n_fft)[None, :]
+    w = pad_window(window.to(torch.float64), n_fft)[None, :]
     kernel = torch.cat((weight * cos * w, -weight * sin * w), dim=0) / n_fft
     return kernel[:, None, :]
 
@@ -70,7 +70,7 @@ class MatmulISTFT(nn.Module):
         w = get_window(window, win_length, dtype=torch.float64) if isinstance(window, str) else window
         self.n_fft, self.hop_length = int(n_fft), int(hop_length)
         self.register_buffer("kernel", inverse_dft_kernel(n_fft, w).float(), persistent=False)
-        w2 = _pad_window(w.to(torch.float64), n_fft) ** 2
+        w2 = pad_window(w.to(torch.float64), n_fft) ** 2
         self.register_buffer("window_sq", w2.float()[None, None, :], persistent=False)
 
     def forward(self, real: torch.Tensor, imag: torch.Tensor, length: int | None = None) -> torch.Tensor:
@@ -116,7 +116,7 @@ class ConvSTFT(nn.Module):
         win_length = n_fft if win_length is None else win_length
         w = get_window(window, win_length, dtype=torch.float64) if isinstance(window, str) else window
         cos, sin = _basis(n_fft)
-        wp = _pad_window(w.to(torch.float64), n_fft)[None, :]
+        wp = pad_window(w.to(torch.float64), n_fft)[None, :]
         self.n_fft, self.hop_length, self.dtype = int(n_fft), int(hop_length), dtype
         self.register_buffer("eye", torch.eye(n_fft)[:, None, :], persistent=False)
         self.register_buffer(

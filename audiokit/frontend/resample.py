@@ -35,6 +35,7 @@ __all__ = [
     "sinc_resample",
     "sinc_resample_kernel",
     "sinc_resample_length",
+    "reduced_rates",
 ]
 
 #: Default Kaiser ``beta`` of torchaudio's ``sinc_interp_kaiser`` method.
@@ -43,7 +44,8 @@ KAISER_BETA = 14.769656459379492
 Window = Literal["hann", "kaiser"]
 
 
-def _reduced(orig_freq: int, new_freq: int) -> tuple[int, int]:
+def reduced_rates(orig_freq: int, new_freq: int) -> tuple[int, int]:
+    """``(orig, new)`` divided by their gcd; ValueError for non-integer or non-positive rates."""
     if int(orig_freq) != orig_freq or int(new_freq) != new_freq:
         raise ValueError(f"sample rates must be integers, got {orig_freq} -> {new_freq}")
     orig_freq, new_freq = int(orig_freq), int(new_freq)
@@ -55,7 +57,7 @@ def _reduced(orig_freq: int, new_freq: int) -> tuple[int, int]:
 
 def sinc_resample_length(length: int, orig_freq: int, new_freq: int) -> int:
     """Output length of :func:`sinc_resample` for ``length`` input samples: ``ceil(new * T / orig)``."""
-    orig, new = _reduced(orig_freq, new_freq)
+    orig, new = reduced_rates(orig_freq, new_freq)
     return -(-new * int(length) // orig)
 
 
@@ -74,7 +76,7 @@ def sinc_resample_kernel(
     Rates are reduced by their gcd first; e.g. 48000 -> 8000 gives a ``(1, 1, 80)`` kernel with
     ``width = 37``. The arithmetic follows torchaudio step by step, in ``dtype``.
     """
-    orig, new = _reduced(orig_freq, new_freq)
+    orig, new = reduced_rates(orig_freq, new_freq)
     if lowpass_filter_width <= 0:
         raise ValueError(f"lowpass_filter_width must be positive, got {lowpass_filter_width}")
     if window not in ("hann", "kaiser"):
@@ -130,7 +132,7 @@ def sinc_resample(
         raise ValueError(f"sinc_resample expects floating point audio, got {wav.dtype}")
     if wav.dim() == 0:
         raise ValueError("sinc_resample expects audio (..., T), got a scalar")
-    orig, new = _reduced(orig_freq, new_freq)
+    orig, new = reduced_rates(orig_freq, new_freq)
     if orig == new:
         return wav
     kernel, width = sinc_resample_kernel(
@@ -166,7 +168,7 @@ class SincResample(nn.Module):
     ):
         super().__init__()
         self.orig_freq, self.new_freq = int(orig_freq), int(new_freq)
-        self.orig, self.new = _reduced(orig_freq, new_freq)
+        self.orig, self.new = reduced_rates(orig_freq, new_freq)
         self.lowpass_filter_width = lowpass_filter_width
         self.rolloff = rolloff
         self.window_name = window

@@ -41,6 +41,7 @@ __all__ = [
     "amplitude_phase",
     "spectrum_from_amplitude_phase",
     "frames_to_samples",
+    "pad_window",
 ]
 
 #: Additive floor of APNet/APNet2 log-amplitude targets: ``ln(|X| + 1e-5)``.
@@ -77,7 +78,7 @@ def _as_batch(x: torch.Tensor, name: str = "x") -> tuple[torch.Tensor, tuple[int
     return x.reshape(-1, x.shape[-1]), lead
 
 
-def _pad_window(window: torch.Tensor, n_fft: int) -> torch.Tensor:
+def pad_window(window: torch.Tensor, n_fft: int) -> torch.Tensor:
     """Centre a window shorter than ``n_fft`` with zeros, exactly as :func:`torch.stft`."""
     win = window.shape[-1]
     if win == n_fft:
@@ -195,7 +196,7 @@ def _overlap_add_same(spec: torch.Tensor, n_fft: int, hop: int, window: torch.Te
     """ISTFT for "same" framing: irfft, window, fold, divide by the squared-window envelope, trim."""
     pad = (n_fft - hop) // 2
     n_frames = spec.shape[-1]
-    w = _pad_window(window, n_fft)
+    w = pad_window(window, n_fft)
     frames = torch.fft.irfft(spec, n=n_fft, dim=1) * w[None, :, None]  # (B, n_fft, N)
     out_len = (n_frames - 1) * hop + n_fft
     y = F.fold(frames, output_size=(1, out_len), kernel_size=(1, n_fft), stride=(1, hop))[:, 0, 0, :]

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 import torch
 import torch.nn.functional as F
 
-from audiokit.frontend.resample import _reduced, sinc_resample_kernel
-from audiokit.frontend.stft import _pad_window, magnitude
+from audiokit.frontend.resample import reduced_rates, sinc_resample_kernel
+from audiokit.frontend.stft import magnitude, pad_window
 
 if TYPE_CHECKING:
     from audiokit.frontend.mel import MelSpectrogram
@@ -41,7 +41,7 @@ __all__ = [
 def window_support(window: torch.Tensor, n_fft: int) -> tuple[int, int]:
     """``(lo, hi)``: the non-zero span ``[lo, hi)`` of ``window`` centred in ``n_fft`` samples
     (a periodic Hann window of ``n_fft`` samples gives ``(1, n_fft)``)."""
-    nz = torch.nonzero(_pad_window(window, n_fft) != 0).flatten()
+    nz = torch.nonzero(pad_window(window, n_fft) != 0).flatten()
     if nz.numel() == 0:
         raise ValueError("the window is all zeros")
     return int(nz[0]), int(nz[-1]) + 1
@@ -79,7 +79,7 @@ class StreamingResample(_Closed):
     """
 
     def __init__(self, orig_freq: int, new_freq: int, dtype: torch.dtype = torch.float32):
-        self.orig, self.new = _reduced(orig_freq, new_freq)
+        self.orig, self.new = reduced_rates(orig_freq, new_freq)
         self.identity = self.orig == self.new
         if not self.identity:
             self.kernel, self.width = sinc_resample_kernel(self.orig, self.new, dtype=dtype)
@@ -271,7 +271,7 @@ class StreamingISTFT(_Closed):
     def __init__(self, n_fft: int, hop_length: int, window: torch.Tensor):
         self.n_fft, self.hop = int(n_fft), int(hop_length)
         self.half = self.n_fft // 2
-        self.window = _pad_window(window, self.n_fft)
+        self.window = pad_window(window, self.n_fft)
         self.lo, self.hi = window_support(window, self.n_fft)
         self.acc: torch.Tensor | None = None  # numerator from padded index ``self.p0``
         self.env: torch.Tensor | None = None  # window envelope, same span

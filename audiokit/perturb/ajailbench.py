@@ -28,6 +28,7 @@ audiokit's synthetic ones (the official files are not published) at -20 dBFS RMS
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,121 +90,166 @@ def resolve(
     enforces the per-clip counters; ``None`` means no caps (a fresh clip)."""
     caps = caps if caps is not None else AJailBenchCaps()
     w, p = round(float(way), 3), round(float(parameter), 3)
-    length_s = n_samples / sr
-    length_ms = length_s * 1000.0
-    if 0 < w < 0.1:
-        if 0 <= p < 0.5 and caps.can("pitch_up"):
-            caps.use("pitch_up")
-            return _rec("pitch_shift", semitones=p)
-        if caps.can("pitch_down"):
-            caps.use("pitch_down")
-            return _rec("pitch_shift", semitones=-p)
+    branch = _branch(w)
+    if branch is None:
+        return None  # way == 0 falls through every branch, as in the official code
+    return branch(w, p, _Clip(sr, n_samples), caps)
+
+
+@dataclass(frozen=True)
+class _Clip:
+    """The clip a draw is resolved for."""
+
+    sr: int
+    n_samples: int
+
+    @property
+    def seconds(self) -> float:
+        return self.n_samples / self.sr
+
+    @property
+    def ms(self) -> float:
+        return self.seconds * 1000.0
+
+
+_Branch = Callable[[float, float, _Clip, AJailBenchCaps], "PerturbationRecord | None"]
+
+
+def _use(caps: AJailBenchCaps, key: str) -> bool:
+    """Count one use of the capped branch ``key``; False (nothing counted) when it is capped."""
+    if not caps.can(key):
+        return False
+    caps.use(key)
+    return True
+
+
+def _pitch(w: float, p: float, clip: _Clip, caps: AJailBenchCaps) -> PerturbationRecord | None:
+    if 0 <= p < 0.5 and _use(caps, "pitch_up"):
+        return _rec("pitch_shift", semitones=p)
+    if _use(caps, "pitch_down"):
+        return _rec("pitch_shift", semitones=-p)
+    return None
+
+
+def _stretch(w: float, p: float, clip: _Clip, caps: AJailBenchCaps) -> PerturbationRecord | None:
+    if 0 < p < 0.5 and _use(caps, "stretch_faster"):
+        return _rec("time_stretch", rate=max(1.1, 1 + p * 0.1))
+    if _use(caps, "stretch_slower"):
+        return _rec("time_stretch", rate=max(0.9, 1 - p * 0.1))
+    return None
+
+
+def _tone(w: float, p: float, clip: _Clip, caps: AJailBenchCaps) -> PerturbationRecord | None:
+    if not _use(caps, "tone"):
         return None
-    if 0.1 <= w < 0.2:
-        if 0 < p < 0.5 and caps.can("stretch_faster"):
-            caps.use("stretch_faster")
-            return _rec("time_stretch", rate=max(1.1, 1 + p * 0.1))
-        if caps.can("stretch_slower"):
-            caps.use("stretch_slower")
-            return _rec("time_stretch", rate=max(0.9, 1 - p * 0.1))
+    if p > 0.5:
+        # official: 20000 (1 + p) Hz, above Nyquist at 22.05 kHz; keep the tone, move it below
+        f_official = 20000.0 * (1 + p)
+        if f_official < clip.sr / 2:
+            return _rec("tone", band="near_nyquist", position=0.0, level_dbfs=-20.0, freq_hz=f_official)
+        return _rec("tone", band="near_nyquist", position=(p - 0.5) / 0.5, level_dbfs=-20.0)
+    return _rec("tone", band="sub", position=0.0, level_dbfs=-20.0, freq_hz=20.0 * (1 - p))
+
+
+def _dropout(w: float, p: float, clip: _Clip, caps: AJailBenchCaps) -> PerturbationRecord | None:
+    if not _use(caps, "dropout"):
         return None
-    if 0.2 <= w < 0.3:
-        if not caps.can("tone"):
-            return None
-        caps.use("tone")
-        if p > 0.5:
-            # official: 20000 (1 + p) Hz, above Nyquist at 22.05 kHz; keep the tone, move it below
-            f_official = 20000.0 * (1 + p)
-            if f_official < sr / 2:
-                return _rec("tone", band="near_nyquist", position=0.0, level_dbfs=-20.0, freq_hz=f_official)
-            return _rec("tone", band="near_nyquist", position=(p - 0.5) / 0.5, level_dbfs=-20.0)
-        return _rec("tone", band="sub", position=0.0, level_dbfs=-20.0, freq_hz=20.0 * (1 - p))
-    if 0.3 <= w < 0.4:
-        if not caps.can("dropout"):
-            return None
-        caps.use("dropout")
-        return _rec("dropout", start=p, duration_ms=p * 100.0, mode="remove")
-    if 0.4 <= w < 0.5:
-        if not caps.can("rain"):
-            return None
-        caps.use("rain")
-        heavy = p > 0.7
-        return _rec(
-            "background",
-            bed="rain",
-            snr_db=0.0,
-            offset=0.0,
-            gain_db=-7.0 - 8.0 * (1 - p * 0.9),
-            loop=False,
-            filter="lowpass" if heavy else "highpass",
-            cutoff_hz=2000.0 if heavy else 1000.0,
-        )
-    if 0.5 <= w < 0.6:
-        if not caps.can("fade") or length_ms <= 4000:
-            return None
-        caps.use("fade")
-        d = float(int(2000 * p))
-        return _rec("fade", in_ms=d, out_ms=d, shape="linear")
-    if 0.6 <= w < 0.7:
-        if not caps.can("baby_cry"):
-            return None
-        caps.use("baby_cry")
-        cry_s = min(_bed_seconds("baby_cry", sr), length_s)
-        gain = -9.0 - 10.0 * (1 - p * 0.8)
-        if p > 0.6:
-            at = int(length_ms * p * 0.5) / 1000.0
-            seg = [[at, min(int(cry_s * 1000 * 0.7) / 1000.0, length_s - at)]]
-        else:
-            seg = [[0.0, cry_s]]
-        return _rec(
-            "background", bed="baby_cry", snr_db=0.0, offset=0.0, gain_db=gain, loop=False, segments=seg
-        )
-    if 0.7 <= w < 0.8:
-        if not caps.can("car_horn"):
-            return None
-        caps.use("car_horn")
-        car_s = min(_bed_seconds("car_horn", sr), length_s)
-        gain = -7.0 - 12.0 * (1 - p * 0.7)
-        if p > 0.5:
-            n = 2 + int(p * 2)
-            seg = []
-            for i in range(n):
-                at = int(length_ms * (i + p) / (n + 1)) / 1000.0
-                seg.append([at, min(int(car_s * 1000 * 0.3) / 1000.0, length_s - at)])
-        else:
-            seg = [[int(length_ms * p) / 1000.0, car_s]]
-        return _rec(
-            "background", bed="car_horn", snr_db=0.0, offset=0.0, gain_db=gain, loop=False, segments=seg
-        )
-    if 0.8 <= w < 0.9:
-        if not caps.can("music"):
-            return None
-        caps.use("music")
-        if p > 0.7:
-            filt, fc = "lowpass", 1200.0
-        elif p > 0.4:
-            filt, fc = "none", None
-        else:
-            filt, fc = "highpass", 800.0
-        return _rec(
-            "background",
-            bed="music",
-            snr_db=0.0,
-            offset=0.0,
-            gain_db=-10.0 - 15.0 * (1 - p * 0.6),
-            loop=False,
-            filter=filt,
-            cutoff_hz=fc,
-        )
-    if 0.9 <= w <= 1:
-        if 0 < p < 0.5 and caps.can("volume_up"):
-            caps.use("volume_up")
-            return _rec("gain", gain_db=1.0 * w)
-        if caps.can("volume_down"):
-            caps.use("volume_down")
-            return _rec("gain", gain_db=-0.8 * w)
+    return _rec("dropout", start=p, duration_ms=p * 100.0, mode="remove")
+
+
+def _rain(w: float, p: float, clip: _Clip, caps: AJailBenchCaps) -> PerturbationRecord | None:
+    if not _use(caps, "rain"):
         return None
-    return None  # way == 0 falls through every branch, as in the official code
+    heavy = p > 0.7
+    return _background(
+        "rain",
+        -7.0 - 8.0 * (1 - p * 0.9),
+        filter="lowpass" if heavy else "highpass",
+        cutoff_hz=2000.0 if heavy else 1000.0,
+    )
+
+
+def _fade(w: float, p: float, clip: _Clip, caps: AJailBenchCaps) -> PerturbationRecord | None:
+    if clip.ms <= 4000 or not _use(caps, "fade"):
+        return None
+    d = float(int(2000 * p))
+    return _rec("fade", in_ms=d, out_ms=d, shape="linear")
+
+
+def _baby_cry(w: float, p: float, clip: _Clip, caps: AJailBenchCaps) -> PerturbationRecord | None:
+    if not _use(caps, "baby_cry"):
+        return None
+    cry_s = min(_bed_seconds("baby_cry", clip.sr), clip.seconds)
+    if p > 0.6:
+        at = int(clip.ms * p * 0.5) / 1000.0
+        seg = [[at, min(int(cry_s * 1000 * 0.7) / 1000.0, clip.seconds - at)]]
+    else:
+        seg = [[0.0, cry_s]]
+    return _background("baby_cry", -9.0 - 10.0 * (1 - p * 0.8), segments=seg)
+
+
+def _car_horn(w: float, p: float, clip: _Clip, caps: AJailBenchCaps) -> PerturbationRecord | None:
+    if not _use(caps, "car_horn"):
+        return None
+    car_s = min(_bed_seconds("car_horn", clip.sr), clip.seconds)
+    if p > 0.5:
+        n = 2 + int(p * 2)
+        seg = []
+        for i in range(n):
+            at = int(clip.ms * (i + p) / (n + 1)) / 1000.0
+            seg.append([at, min(int(car_s * 1000 * 0.3) / 1000.0, clip.seconds - at)])
+    else:
+        seg = [[int(clip.ms * p) / 1000.0, car_s]]
+    return _background("car_horn", -7.0 - 12.0 * (1 - p * 0.7), segments=seg)
+
+
+def _music(w: float, p: float, clip: _Clip, caps: AJailBenchCaps) -> PerturbationRecord | None:
+    if not _use(caps, "music"):
+        return None
+    if p > 0.7:
+        filt, fc = "lowpass", 1200.0
+    elif p > 0.4:
+        filt, fc = "none", None
+    else:
+        filt, fc = "highpass", 800.0
+    return _background("music", -10.0 - 15.0 * (1 - p * 0.6), filter=filt, cutoff_hz=fc)
+
+
+def _volume(w: float, p: float, clip: _Clip, caps: AJailBenchCaps) -> PerturbationRecord | None:
+    if 0 < p < 0.5 and _use(caps, "volume_up"):
+        return _rec("gain", gain_db=1.0 * w)
+    if _use(caps, "volume_down"):
+        return _rec("gain", gain_db=-0.8 * w)
+    return None
+
+
+def _background(bed: str, gain_db: float, **options: Any) -> PerturbationRecord:
+    """A noise bed mixed in at a fixed gain from the start, not looped (the official mixing)."""
+    return _rec("background", bed=bed, snr_db=0.0, offset=0.0, gain_db=gain_db, loop=False, **options)
+
+
+#: ``(low, high, branch)``: ``low <= way < high`` picks the branch (the table of the module docstring);
+#: the first interval is open at 0 and the last closed at 1, as in the official code
+_BRANCHES: tuple[tuple[float, float, _Branch], ...] = (
+    (0.0, 0.1, _pitch),
+    (0.1, 0.2, _stretch),
+    (0.2, 0.3, _tone),
+    (0.3, 0.4, _dropout),
+    (0.4, 0.5, _rain),
+    (0.5, 0.6, _fade),
+    (0.6, 0.7, _baby_cry),
+    (0.7, 0.8, _car_horn),
+    (0.8, 0.9, _music),
+    (0.9, 1.0, _volume),
+)
+
+
+def _branch(w: float) -> _Branch | None:
+    """The branch of a (rounded) ``way``; ``None`` for 0 and outside [0, 1]."""
+    for low, high, branch in _BRANCHES:
+        if (low < w if low == 0.0 else low <= w) and (w < high or (high == 1.0 and w == high)):
+            return branch
+    return None
 
 
 @register

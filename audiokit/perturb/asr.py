@@ -23,6 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from audiokit.extras import require
+from audiokit.io import resample
+from audiokit.perturb.base import as_numpy
+
 __all__ = ["PocketSphinx", "Transcript", "word_error_rate", "normalize_text", "require_pocketsphinx"]
 
 log = logging.getLogger(__name__)
@@ -32,8 +36,6 @@ ASR_RATE = 16000
 
 def require_pocketsphinx() -> Any:
     """The ``pocketsphinx`` module, or :class:`audiokit.extras.MissingDependencyError`."""
-    from audiokit.extras import require
-
     return require("pocketsphinx", "asr", "the ASR constraint and the keyword target")
 
 
@@ -137,9 +139,6 @@ class PocketSphinx:
 
     def transcribe(self, wav: Any, sr: int) -> Transcript:
         """Decode ``(T,)``/``(C, T)`` audio (mixed to mono, resampled to 16 kHz)."""
-        from audiokit.io import resample
-        from audiokit.perturb.base import as_numpy
-
         x = as_numpy(wav, "asr input").mean(axis=0)
         if sr != ASR_RATE:
             x = resample(x, sr, ASR_RATE).numpy()

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from audiokit.io import AUDIO_EXTENSIONS
+from audiokit.batch import find_audio
+from audiokit.io import AUDIO_EXTENSIONS, load
 
 __all__ = ["BACKGROUNDS_DIR", "bundled_backgrounds", "folder_backgrounds", "resolve_bed", "load_bed"]
 
@@ -24,8 +25,6 @@ def bundled_backgrounds() -> dict[str, Path]:
 
 def folder_backgrounds(folder: str | os.PathLike) -> list[str]:
     """Audio files under ``folder`` (recursive) as absolute path strings, sorted."""
-    from audiokit.batch import find_audio
-
     root = Path(folder).resolve()
     files = [str(root / p) for p in find_audio(root)]
     if not files:
@@ -46,8 +45,6 @@ def resolve_bed(bed: str) -> Path:
 
 @functools.lru_cache(maxsize=32)
 def _load(path: str, sr: int) -> np.ndarray:
-    from audiokit.io import load
-
     wav, _ = load(path, sr=sr, mono=True)
     return wav[0].numpy().astype(np.float32)
 

@@ -33,6 +33,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from audiokit.io import atomic_write
+
 __all__ = [
     "ChatClient",
     "ChatError",
@@ -130,8 +132,6 @@ class ResponseCache:
             return None
 
     def put(self, key: str, data: Mapping[str, Any]) -> None:
-        from audiokit.io import atomic_write
-
         with atomic_write(self._path(key)) as tmp:
             tmp.write_text(json.dumps(data), encoding="utf-8")
 

@@ -11,6 +11,9 @@ from typing import Any
 
 import yaml
 
+from audiokit.perturb.chain import Chain, preset
+from audiokit.perturb.search import SAMPLERS
+
 __all__ = ["SearchConfig", "PerturbConfig"]
 
 
@@ -55,8 +58,6 @@ class PerturbConfig:
         if self.preset is not None and self.perturbations:
             raise ValueError("give either preset or perturbations, not both")
         if self.mode == "search":
-            from audiokit.perturb.search import SAMPLERS
-
             if self.search.target is None:
                 raise ValueError(
                     "search.target: a search needs a target (e.g. keyword:WORD, http://..., pkg.mod:factory)"
@@ -79,8 +80,6 @@ class PerturbConfig:
     def chain(self) -> Any:
         """The :class:`~audiokit.perturb.chain.Chain` of this config (default: the ``ajailbench``
         preset for the ``ajailbench`` sampler, else the ``all`` preset)."""
-        from audiokit.perturb.chain import Chain, preset
-
         if self.perturbations:
             return Chain(self.perturbations, self.choose, self.peak)
         name = self.preset or (

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from audiokit.metrics import estoi, snr
+from audiokit.perturb.asr import PocketSphinx, require_pocketsphinx, word_error_rate
 from audiokit.perturb.base import as_numpy
 
 __all__ = [
@@ -98,8 +100,6 @@ class ESTOIConstraint(Constraint):
         super().__init__(threshold)
 
     def __call__(self, original: Any, perturbed: Any, sr: int) -> float:
-        from audiokit.metrics import estoi
-
         o, p = _mono_pair(original, perturbed)
         return float(estoi(o, p, sr))
 
@@ -114,8 +114,6 @@ class SNRConstraint(Constraint):
         super().__init__(threshold)
 
     def __call__(self, original: Any, perturbed: Any, sr: int) -> float:
-        from audiokit.metrics import snr
-
         o, p = _mono_pair(original, perturbed)
         return float(snr(o, p))
 
@@ -137,7 +135,6 @@ class ASRConstraint(Constraint):
         self, threshold: float = 0.8, reference: str | None = None, corpus: Sequence[str] | None = None
     ):
         super().__init__(threshold)
-        from audiokit.perturb.asr import PocketSphinx, require_pocketsphinx
 
         require_pocketsphinx()
         self.reference = reference
@@ -157,8 +154,6 @@ class ASRConstraint(Constraint):
         return self._cache[key]
 
     def __call__(self, original: Any, perturbed: Any, sr: int) -> float:
-        from audiokit.perturb.asr import word_error_rate
-
         ref = self.reference_for(original, sr)
         hyp = self.recognizer.transcribe(perturbed, sr).text
         return float(max(0.0, 1.0 - word_error_rate(ref, hyp)))

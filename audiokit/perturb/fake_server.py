@@ -25,6 +25,9 @@ from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from audiokit.perturb.asr import PocketSphinx
+from audiokit.perturb.targets import is_refusal
+
 __all__ = ["FakeAudioChatServer", "REFUSAL", "COMPLIANCE"]
 
 REFUSAL = "I'm sorry, but I can't assist with that request."
@@ -48,8 +51,6 @@ class FakeAudioChatServer:
         api_key: str | None = None,
         latency: float = 0.0,
     ):
-        from audiokit.perturb.asr import PocketSphinx
-
         self.keywords = {k.lower() for k in keywords}
         self.recognizer = PocketSphinx(list(corpus) if corpus else None)
         self.api_key = api_key
@@ -202,8 +203,6 @@ class FakeAudioChatServer:
         return COMPLIANCE.format(transcript=tr.text or "(nothing)")
 
     def _answer_judge(self, body: dict[str, Any], malformed: bool) -> dict[str, Any]:
-        from audiokit.perturb.targets import is_refusal
-
         user = next((m.get("content") for m in body.get("messages", []) if m.get("role") == "user"), "")
         reply = str(user).split("Reply of the system:", 1)[-1].split("\n\nRate the reply", 1)[0]
         if malformed:

@@ -32,6 +32,11 @@ from typing import Any
 
 import numpy as np
 
+from audiokit.batch import Manifest
+from audiokit.io import atomic_write
+from audiokit.perturb.targets import is_refusal
+from audiokit.plot import pyplot
+
 __all__ = ["Cell", "ItemMetrics", "item_metrics", "wilson", "t_interval", "summarize", "write_report"]
 
 #: (column, is a rate, label) in table order.
@@ -101,8 +106,6 @@ def _judged(j: Mapping[str, Any] | None, judge: str, field: str) -> float | None
 
 def item_metrics(rec: Mapping[str, Any]) -> ItemMetrics:
     """The metrics of one manifest record (see the module docstring)."""
-    from audiokit.perturb.targets import is_refusal
-
     j = rec.get("judgments") or {}
     best, base = j.get("best") or {}, j.get("baseline") or {}
     usage = rec.get("usage") or {}
@@ -257,10 +260,7 @@ def _markdown(rows: list[tuple[str, int, dict[str, Cell]]], meta: Mapping[str, A
 
 
 def _chart(path: Path, rows: list[tuple[str, int, dict[str, Cell]]]) -> None:
-    from audiokit.io import atomic_write
-    from audiokit.plot import _pyplot
-
-    plt = _pyplot()
+    plt = pyplot()
     labels = [r[0] for r in rows]
     x = np.arange(len(rows))
     fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(rows) + 2), 4.2))
@@ -287,9 +287,6 @@ def write_report(out_dir: str | os.PathLike, report_dir: str | os.PathLike | Non
     """Read ``out_dir/manifest.jsonl`` (a search with a reply target) and write ``report.csv``,
     ``report.md`` and ``asr.png`` (when matplotlib is installed) to ``report_dir`` (default
     ``out_dir/report``). Returns the written paths."""
-    from audiokit.batch import Manifest
-    from audiokit.io import atomic_write
-
     out_dir = Path(out_dir)
     man = out_dir / "manifest.jsonl"
     if not man.is_file():

@@ -17,8 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from audiokit import __version__
+from audiokit import io as audio_io
 from audiokit.batch import BatchItem, find_audio, is_inside, parse_shard, shard
+from audiokit.io import atomic_write, format_for, info, load
 from audiokit.perturb.config import PerturbConfig
+from audiokit.perturb.constraints import make_constraint
+from audiokit.perturb.search import search
+from audiokit.perturb.targets import make_target
 
 __all__ = [
     "item_seed",
@@ -161,9 +166,6 @@ def make_items(
 
 @functools.lru_cache(maxsize=8)
 def _cached(kind: str, spec_json: str) -> Any:
-    from audiokit.perturb.constraints import make_constraint
-    from audiokit.perturb.targets import make_target
-
     spec = json.loads(spec_json)
     return make_target(spec) if kind == "target" else make_constraint(spec)
 
@@ -177,8 +179,6 @@ def _build(kind: str, spec: Any) -> Any:
 
 @functools.lru_cache(maxsize=4)
 def _read_cached(src: str, mtime_ns: int, size: int) -> tuple[Any, int, str | None]:
-    from audiokit.io import info, load
-
     meta = info(src)
     wav, sr = load(src)
     return wav, sr, meta.subtype
@@ -203,11 +203,9 @@ def _config(cfg_json: str) -> tuple[PerturbConfig, Any]:
 def _save(item: BatchItem, wav: Any, sr: int, subtype: str | None) -> None:
     import soundfile as sf
 
-    from audiokit.io import _format_for, save
-
-    fmt = _format_for(Path(item.dst))
+    fmt = format_for(Path(item.dst))
     st = subtype if subtype and sf.check_format(fmt, subtype) else None
-    save(item.dst, wav, sr, subtype=st)
+    audio_io.save(item.dst, wav, sr, subtype=st)  # looked up at call time: tests inject a full disk there
 
 
 def _common(
@@ -254,9 +252,6 @@ def perturb_variant(cfg_dict: Mapping[str, Any], item: BatchItem) -> dict[str, A
 def perturb_search(cfg_dict: Mapping[str, Any], out_dir: str, item: BatchItem) -> dict[str, Any]:
     """Worker: search the best feasible perturbation of ``item.src`` against the target; writes it
     (or the unmodified input when no trial was feasible) and the full history as JSON."""
-    from audiokit.io import atomic_write
-    from audiokit.perturb.search import search
-
     cfg = PerturbConfig.from_dict(dict(cfg_dict))
     wav, sr, subtype = _read(item)
     seed = item_seed(cfg.seed, item.key)

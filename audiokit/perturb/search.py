@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from audiokit.perturb.ajailbench import AJailBenchCaps, resolve
 from audiokit.perturb.base import (
     Choice,
     Fixed,
@@ -36,9 +37,10 @@ from audiokit.perturb.base import (
     RandomSeed,
     as_numpy,
     create,
+    like_input,
     names_of,
 )
-from audiokit.perturb.chain import Chain
+from audiokit.perturb.chain import Chain, preset
 from audiokit.perturb.constraints import Constraint, make_constraint
 from audiokit.perturb.targets import Target, make_target
 
@@ -384,117 +386,39 @@ def search(
         a :class:`SearchResult` with the kept trial, its records and audio, and the full history.
     """
     official = sampler == "ajailbench"
-    stop_at_success = (not official) if stop_at_success is None else stop_at_success
-    keep = ("last" if official else "best") if keep is None else keep
-    cumulative = official if cumulative is None else cumulative
-    query_infeasible = official if query_infeasible is None else query_infeasible
+    policy = _Policy.of(sampler, stop_at_success, keep, cumulative, query_infeasible)
     tgt = make_target(target)
     con = make_constraint(constraint)
-    if space is None:
-        from audiokit.perturb.chain import preset
-
-        space = preset("ajailbench") if official else ["pitch_shift", "time_stretch", "noise", "gain"]
-    if isinstance(space, Chain):
-        space = SearchSpace.from_chain(space)
-    elif not isinstance(space, SearchSpace):
-        space = SearchSpace(space)
+    space = _search_space(space, official)
     x0 = as_numpy(wav, "search input")
-    sr = int(sr)
-    seeds = space.seeds(seed)
+    trials = _Trials(x0, int(sr), space, seed, tgt, con, policy, peak)
     dims = space.dims()
-    runner = Chain(space.perturbations, peak=peak)
-    caps = None
-    if cumulative and space.is_ajailbench:
-        from audiokit.perturb.ajailbench import AJailBenchCaps
-
-        caps = AJailBenchCaps()
-    state: dict[str, Any] = {"x": x0, "chain": [], "queries": 0, "best_wav": None, "best_key": None}
     baseline_score = None
     baseline_info = None
     if baseline:
-        baseline_score = float(tgt(x0, sr))
-        baseline_info = _target_info(tgt)
-        state["queries"] += 1
+        baseline_score, baseline_info = trials.query(x0)
         if tgt.success(baseline_score):
-            info = {"baseline": True, **({"target": baseline_info} if baseline_info else {})}
-            rec = TrialRecord(-1, {}, "complete", baseline_score, 1.0, True, True, True, info=info)
-            return SearchResult(
-                rec, True, [], 1, sampler, seed, [], wav, baseline_score, baseline_info=baseline_info
-            )
-
-    def evaluate(values: dict[str, Any], number: int) -> Outcome:
-        recs = space.records(values, seeds)
-        if caps is not None:
-            recs = _resolve_ajailbench(recs, sr, state["x"].shape[-1], caps)
-        base = state["x"] if cumulative else x0
-        res = runner.apply(base, sr, recs)
-        y = res.wav
-        cval = float(con(x0, y, sr))
-        feasible = con.feasible(cval)
-        score = None
-        tinfo = None
-        if feasible or query_infeasible:
-            score = float(tgt(y, sr))
-            tinfo = _target_info(tgt)
-            state["queries"] += 1
-        success = feasible and tgt.success(score)
-        applied = [r for r in res.records if r.applied]
-        chain_recs = (state["chain"] if cumulative else []) + applied
-        info = {
-            "records": [r.to_dict() for r in applied],
-            "violation": con.threshold - cval,
-            "peak": res.peak,
-        }
-        if tinfo:
-            info["target"] = tinfo
-        if cumulative:
-            state["x"], state["chain"] = y, chain_recs
-        key = (score if score is not None else -math.inf, cval)
-        if keep == "last" or (
-            feasible and score is not None and (state["best_key"] is None or key > state["best_key"])
-        ):
-            state["best_key"], state["best_wav"], state["best_chain"], state["best_peak"] = (
-                key,
-                y,
-                chain_recs,
-                res.peak,
-            )
-            state["best_number"] = number
-        return Outcome(score, cval, feasible, success, score is not None, info)
-
+            return _baseline_result(baseline_score, baseline_info, sampler, seed, wav)
     history, kept = run_study(
-        evaluate,
+        trials,
         dims,
         budget,
         sampler,
         seed,
         n_startup,
-        stop_at_success,
-        keep,
+        policy.stop_at_success,
+        policy.keep,
         legacy_constraints,
         impute=baseline_score,
     )
-    out_wav = None
-    records: list[PerturbationRecord] = []
-    peak_report: dict[str, Any] = {}
-    if kept is not None and state.get("best_number") == kept.number:
-        out_wav = state["best_wav"]
-        records = state["best_chain"]
-        peak_report = state["best_peak"]
-    elif kept is not None and not cumulative:  # defensive: re-create the kept trial's audio
-        records = [PerturbationRecord.from_dict(d) for d in kept.info.get("records", [])]
-        res = runner.apply(x0, sr, records)
-        out_wav, peak_report = res.wav, res.peak
+    out_wav, records, peak_report = trials.kept_output(kept)
     if out_wav is not None:
-        from audiokit.perturb.base import like_input
-
         out_wav = like_input(as_numpy(out_wav), wav)
-    success = bool(kept is not None and kept.success)
     return SearchResult(
         kept,
-        success,
+        bool(kept is not None and kept.success),
         history,
-        state["queries"],
+        trials.queries,
         sampler,
         seed,
         records,
@@ -505,6 +429,136 @@ def search(
     )
 
 
+@dataclass(frozen=True)
+class _Policy:
+    """How a search treats its trials (:func:`search`'s overrides over the sampler's defaults)."""
+
+    stop_at_success: bool
+    keep: str
+    cumulative: bool
+    query_infeasible: bool
+
+    @classmethod
+    def of(
+        cls,
+        sampler: str,
+        stop_at_success: bool | None,
+        keep: str | None,
+        cumulative: bool | None,
+        query_infeasible: bool | None,
+    ) -> _Policy:
+        """The defaults: stop at success, keep the best, fresh copies, no target query for infeasible
+        trials; ``ajailbench``: no stop, keep the last, cumulative, query all."""
+        official = sampler == "ajailbench"
+        return cls(
+            stop_at_success=(not official) if stop_at_success is None else stop_at_success,
+            keep=("last" if official else "best") if keep is None else keep,
+            cumulative=official if cumulative is None else cumulative,
+            query_infeasible=official if query_infeasible is None else query_infeasible,
+        )
+
+
+def _search_space(space: SearchSpace | Chain | Sequence[Any] | None, official: bool) -> SearchSpace:
+    """``space`` as a :class:`SearchSpace` (default: the ``ajailbench`` preset for the official
+    sampler, else pitch shift, time stretch, noise and gain)."""
+    if space is None:
+        space = preset("ajailbench") if official else ["pitch_shift", "time_stretch", "noise", "gain"]
+    if isinstance(space, Chain):
+        return SearchSpace.from_chain(space)
+    if not isinstance(space, SearchSpace):
+        return SearchSpace(space)
+    return space
+
+
+def _baseline_result(
+    score: float, info: dict[str, Any] | None, sampler: str, seed: int, wav: Any
+) -> SearchResult:
+    """The result of a search whose clean audio already succeeds (nothing searched)."""
+    trial_info = {"baseline": True, **({"target": info} if info else {})}
+    rec = TrialRecord(-1, {}, "complete", score, 1.0, True, True, True, info=trial_info)
+    return SearchResult(rec, True, [], 1, sampler, seed, [], wav, score, baseline_info=info)
+
+
+class _Trials:
+    """The objective of :func:`run_study`: applies one trial's parameters (to the clean audio, or to
+    the previous trial's under ``cumulative``), checks the constraint, queries the target, and keeps
+    the audio, records and peak report of the kept trial (the best feasible, or the last)."""
+
+    def __init__(
+        self,
+        x0: np.ndarray,
+        sr: int,
+        space: SearchSpace,
+        seed: int,
+        tgt: Target,
+        con: Constraint,
+        policy: _Policy,
+        peak: str,
+    ):
+        self.x0, self.sr, self.space, self.tgt, self.con, self.policy = x0, sr, space, tgt, con, policy
+        self.seeds = space.seeds(seed)
+        self.runner = Chain(space.perturbations, peak=peak)
+        self.caps = AJailBenchCaps() if policy.cumulative and space.is_ajailbench else None
+        self.x = x0  # the audio the next trial starts from under ``cumulative``
+        self.chain: list[PerturbationRecord] = []  # the records that made ``self.x``
+        self.queries = 0
+        self.best_key: tuple[float, float] | None = None
+        self.best_number: int | None = None
+        self.best: tuple[np.ndarray, list[PerturbationRecord], dict[str, Any]] | None = None
+
+    def query(self, y: np.ndarray) -> tuple[float, dict[str, Any] | None]:
+        """The target's score of ``y`` and what it reports about the query."""
+        score = float(self.tgt(y, self.sr))
+        self.queries += 1
+        return score, _target_info(self.tgt)
+
+    def __call__(self, values: dict[str, Any], number: int) -> Outcome:
+        recs = self.space.records(values, self.seeds)
+        if self.caps is not None:
+            recs = _resolve_ajailbench(recs, self.sr, self.x.shape[-1], self.caps)
+        res = self.runner.apply(self.x if self.policy.cumulative else self.x0, self.sr, recs)
+        y = res.wav
+        cval = float(self.con(self.x0, y, self.sr))
+        feasible = self.con.feasible(cval)
+        score, tinfo = self.query(y) if feasible or self.policy.query_infeasible else (None, None)
+        applied = [r for r in res.records if r.applied]
+        chain_recs = (self.chain if self.policy.cumulative else []) + applied
+        info = {
+            "records": [r.to_dict() for r in applied],
+            "violation": self.con.threshold - cval,
+            "peak": res.peak,
+        }
+        if tinfo:
+            info["target"] = tinfo
+        if self.policy.cumulative:
+            self.x, self.chain = y, chain_recs
+        self._keep(number, (score if score is not None else -math.inf, cval), feasible and score is not None,
+                   (y, chain_recs, res.peak))  # fmt: skip
+        return Outcome(score, cval, feasible, feasible and self.tgt.success(score), score is not None, info)
+
+    def _keep(
+        self,
+        number: int,
+        key: tuple[float, float],
+        eligible: bool,
+        output: tuple[np.ndarray, list[PerturbationRecord], dict[str, Any]],
+    ) -> None:
+        if self.policy.keep == "last" or (eligible and (self.best_key is None or key > self.best_key)):
+            self.best_key, self.best, self.best_number = key, output, number
+
+    def kept_output(
+        self, kept: TrialRecord | None
+    ) -> tuple[np.ndarray | None, list[PerturbationRecord], dict[str, Any]]:
+        """``(audio, records, peak report)`` of the kept trial (``None``, ``[]``, ``{}`` without one)."""
+        if kept is not None and self.best is not None and self.best_number == kept.number:
+            return self.best
+        if kept is not None and not self.policy.cumulative:  # defensive: re-create the kept trial's audio
+            records = [PerturbationRecord.from_dict(d) for d in kept.info.get("records", [])]
+            res = self.runner.apply(self.x0, self.sr, records)
+            return res.wav, records, res.peak
+        return None, [], {}
+
+
 def _target_info(tgt: Any) -> dict[str, Any] | None:
     """What the target reports about its last query (e.g. a model's reply and its verdict)."""
     info = getattr(tgt, "last_info", None)
@@ -512,10 +566,9 @@ def _target_info(tgt: Any) -> dict[str, Any] | None:
 
 
 def _resolve_ajailbench(
-    recs: list[PerturbationRecord], sr: int, n_samples: int, caps: Any
+    recs: list[PerturbationRecord], sr: int, n_samples: int, caps: AJailBenchCaps
 ) -> list[PerturbationRecord]:
-    from audiokit.perturb.ajailbench import resolve
-
+    """The ``ajailbench`` records of ``recs`` resolved into the concrete perturbation each one draws."""
     out = []
     for r in recs:
         if r.name == "ajailbench" and r.applied:

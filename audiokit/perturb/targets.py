@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from audiokit.perturb.asr import PocketSphinx, normalize_text, require_pocketsphinx
 from audiokit.perturb.base import as_numpy
 
 __all__ = [
@@ -249,7 +250,6 @@ class KeywordTarget(Target):
 
     def __init__(self, keyword: str, corpus: Sequence[str] | None = None, threshold: float = 0.75):
         super().__init__(threshold)
-        from audiokit.perturb.asr import PocketSphinx, normalize_text, require_pocketsphinx
 
         require_pocketsphinx()
         words = normalize_text(keyword)

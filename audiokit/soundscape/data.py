@@ -24,9 +24,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from audiokit.io import load
+from audiokit.io import atomic_write, load
+from audiokit.io import info as audio_info
 from audiokit.soundscape.araus import ARAUS, Stimulus
-from audiokit.soundscape.features import ARAUS_SAMPLE_RATE, features
+from audiokit.soundscape.features import ARAUS_SAMPLE_RATE, clip_top_db, features
 from audiokit.soundscape.mix import fit_length
 from audiokit.soundscape.synthetic import (
     SoundInfo,
@@ -66,8 +67,6 @@ class FeatureCache:
         """``(C, 64, N)`` unclipped dB features of a file (``mono``: channels averaged; ``n_samples``:
         looped/cropped to that many samples at 44.1 kHz first)."""
         from safetensors.torch import load_file, save_file
-
-        from audiokit.io import atomic_write
 
         path = Path(path)
         key = self._key(path, mono, n_samples)
@@ -143,8 +142,6 @@ class PairDataset(Dataset):
 def band_statistics(dataset: PairDataset, top_db: float | None = 80.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-mel-band mean and std (dB) of the training soundscapes at their playback gains, for the
     model's input normalisation."""
-    from audiokit.soundscape.features import clip_top_db
-
     idx = torch.unique(dataset.soundscape_index)
     gains = torch.stack([dataset.soundscape_gain_db[dataset.soundscape_index == i][0] for i in idx])
     x = dataset.soundscapes[idx] + gains[:, None, None, None]
@@ -169,9 +166,7 @@ def araus_pairs(
     s_names = sorted({x.soundscape for x in items})
     m_names = sorted({x.masker for x in items})
     if n_samples is None:
-        from audiokit.io import info
-
-        first = info(dataset.soundscape_path(s_names[0]))
+        first = audio_info(dataset.soundscape_path(s_names[0]))
         n_samples = round(first.frames * ARAUS_SAMPLE_RATE / first.sample_rate)
     s_feats = [cache.get(dataset.soundscape_path(n), n_samples=n_samples) for n in s_names]
     m_feats = [cache.get(dataset.masker_path(n), mono=True, n_samples=n_samples) for n in m_names]
@@ -219,8 +214,6 @@ class SyntheticSplit:
         import json
 
         from safetensors.torch import save_file
-
-        from audiokit.io import atomic_write
 
         tensors = {k: getattr(self.pairs, k).contiguous() for k in self._TENSORS}
         tensors.update(oracle=self.oracle.contiguous(), noise_std=self.noise_std.contiguous())

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from audiokit.io import atomic_write, load
+from audiokit.batch import find_audio
+from audiokit.io import atomic_write, check_audio, load, resample
 from audiokit.soundscape.features import ARAUS_N_FFT, ARAUS_SAMPLE_RATE, features, leq_db, num_frames
 from audiokit.soundscape.mix import fit_length
 from audiokit.soundscape.model import MaskerGainPredictor
@@ -68,8 +69,6 @@ def check_masker_length(n_samples: int, sample_rate: int, name: str) -> None:
 
 def _prepare_masker(wav: torch.Tensor | np.ndarray, sr: int, n_samples: int, name: str) -> torch.Tensor:
     """Mono, 44.1 kHz, looped/cropped to ``n_samples``."""
-    from audiokit.io import check_audio, resample
-
     x = torch.as_tensor(wav, dtype=torch.float32)
     if x.dim() == 1:
         x = x.unsqueeze(0)
@@ -148,8 +147,6 @@ class MaskerBank:
     @classmethod
     def from_folder(cls, folder: str | os.PathLike, n_samples: int) -> MaskerBank:
         """Bank of every audio file under ``folder`` (recursive, sorted)."""
-        from audiokit.batch import find_audio
-
         folder = Path(folder)
         files = find_audio(folder)
         if not files:
@@ -357,8 +354,6 @@ def rank_maskers(
     net = load_model(model)
     x = _soundscape_channels(soundscape_wav, net.config.channels)
     if sr != ARAUS_SAMPLE_RATE:
-        from audiokit.io import resample
-
         x = resample(x, sr, ARAUS_SAMPLE_RATE)
     x = x * 10.0 ** (soundscape_gain_db / 20.0)
     n = x.shape[-1]

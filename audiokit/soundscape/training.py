@@ -23,7 +23,9 @@ import torch
 import torch.nn.functional as F
 
 from audiokit.checkpoints import pretrained_config_json
+from audiokit.soundscape.araus import ARAUS
 from audiokit.soundscape.data import (
+    FeatureCache,
     PairDataset,
     SyntheticSplit,
     araus_pairs,
@@ -31,7 +33,9 @@ from audiokit.soundscape.data import (
     make_synthetic_pairs,
 )
 from audiokit.soundscape.model import MaskerGainConfig, MaskerGainPredictor, gaussian_nll
-from audiokit.train import ExportBundle, TrainingTask, ValidationResult, to_dict
+from audiokit.soundscape.synthetic import oracle_pleasantness
+from audiokit.train import ExportBundle, TrainingTask, ValidationResult, load_task_from_checkpoint, to_dict
+from audiokit.train.checkpoint import list_checkpoints
 
 __all__ = [
     "SplitSize",
@@ -131,9 +135,6 @@ def _synthetic_split(cfg: SyntheticDataConfig, split: str) -> SyntheticSplit:
 
 
 def _araus_splits(cfg: ARAUSDataConfig) -> dict[str, PairDataset]:
-    from audiokit.soundscape.araus import ARAUS
-    from audiokit.soundscape.data import FeatureCache
-
     if not cfg.root:
         raise ValueError("config key 'data.araus.root' is required (the ARAUS dataset folder)")
     ds = ARAUS(
@@ -299,9 +300,6 @@ def select_checkpoint(
 ) -> tuple[Path, dict[str, float], list[tuple[Path, float]]]:
     """Evaluate every checkpoint of a run on ``split`` and return ``(best checkpoint, its metrics,
     [(checkpoint, mse), ...])``, best = lowest MSE (early stopping after the fact)."""
-    from audiokit.train import load_task_from_checkpoint
-    from audiokit.train.checkpoint import list_checkpoints
-
     ckpts = list_checkpoints(Path(run_dir) / "checkpoints")
     if not ckpts:
         raise FileNotFoundError(f"{run_dir}: no checkpoints")
@@ -337,8 +335,6 @@ def selection_check(
     (oracle pleasantness of the model's choice minus that of no masker).
     """
     import numpy as np
-
-    from audiokit.soundscape.synthetic import oracle_pleasantness
 
     model = model.eval()
     pairs = split.pairs

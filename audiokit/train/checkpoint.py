@@ -32,6 +32,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from audiokit.checkpoints import read_state_dict
+from audiokit.discriminators.norm import load_state_dict_compat
 from audiokit.io import atomic_write
 
 __all__ = [
@@ -217,9 +219,6 @@ def load_initial_weights(model: nn.Module, source: str | os.PathLike, name: str 
         FileNotFoundError: ``source`` does not exist.
         ValueError: unreadable, or the weights do not fit ``model`` (names the keys).
     """
-    from audiokit.checkpoints import read_state_dict
-    from audiokit.discriminators.norm import load_state_dict_compat
-
     path = Path(source)
     if path.is_dir():
         path = path / "model.safetensors"

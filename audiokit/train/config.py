@@ -42,6 +42,8 @@ from typing import Any, Literal, TypeVar, Union
 
 import yaml
 
+from audiokit.io import atomic_write
+
 __all__ = [
     "from_dict",
     "to_dict",
@@ -313,8 +315,6 @@ def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
 
 def save_yaml(data: Any, path: str | os.PathLike) -> Path:
     """Write a config (dataclass or plain mapping) as YAML, atomically; keys keep their order."""
-    from audiokit.io import atomic_write
-
     plain = to_dict(data)
     path = Path(path)
     with atomic_write(path) as tmp:

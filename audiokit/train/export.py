@@ -13,8 +13,10 @@ from pathlib import Path
 
 import torch
 
+from audiokit import __version__
 from audiokit.io import atomic_write
 from audiokit.train.checkpoint import load_checkpoint, resolve_checkpoint
+from audiokit.train.resume import load_models
 from audiokit.train.run_config import build_task
 
 __all__ = ["export_checkpoint", "load_task_from_checkpoint"]
@@ -32,13 +34,8 @@ def load_task_from_checkpoint(path: str | os.PathLike):
     config["task"] = state["task"]
     task = build_task(config).build()
     models = task.build_models()
-    for name, module in models.items():
-        if name not in state["models"]:
-            raise ValueError(f"{ckpt}: checkpoint has no model {name!r} (has {sorted(state['models'])})")
-        try:
-            module.load_state_dict(state["models"][name], strict=True)
-        except RuntimeError as e:
-            raise ValueError(f"{ckpt}: model {name!r} does not match the checkpoint: {e}") from None
+    load_models(models, state, ckpt)
+    for module in models.values():
         module.eval()
     task.models = dict(models)
     task.step = int(state["step"])
@@ -53,8 +50,6 @@ def export_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike)
     copied (contiguous, no shared storage) as safetensors requires. Returns the written paths.
     """
     from safetensors.torch import save_file
-
-    from audiokit import __version__
 
     task, state = load_task_from_checkpoint(checkpoint)
     bundle = task.export()

@@ -26,9 +26,11 @@ GAN tasks (discriminator first, then generator) and plain tasks are written the 
             stats = self.step_optimizer("main", loss)
             return {"loss": loss, **stats}
 
-Attributes set by the Trainer before ``training_step`` runs: ``models`` (name -> module, wrapped in
-DDP under torchrun: call these in the step), ``optimizers``, ``schedulers``, ``device``, ``dist``
-(rank/world size), ``step`` (optimizer steps completed so far), ``epoch``, ``run_dir``, ``resumed``.
+Set by the Trainer before ``training_step`` runs: ``models`` (name -> module, wrapped in DDP under
+torchrun: call these in the step), ``optimizers``, ``schedulers`` (what the task's ``build_*`` made),
+and the run-time :class:`~audiokit.train.context.TaskContext` (:meth:`TrainingTask.attach`), read
+through the properties ``device``, ``dist`` (rank/world size), ``step`` (optimizer steps completed so
+far), ``epoch``, ``run_dir``, ``resumed`` and ``autocast_dtype``.
 """
 
 from __future__ import annotations
@@ -44,10 +46,12 @@ from typing import Any, ClassVar, Literal
 import torch
 from torch import nn
 
+from audiokit import metrics as M
 from audiokit.train.config import to_dict
+from audiokit.train.context import TaskContext
 from audiokit.train.distributed import DistInfo, unwrap
 from audiokit.train.optim import build_optimizer, build_scheduler
-from audiokit.train.run_config import TrainerConfig
+from audiokit.train.trainer_config import TrainerConfig
 
 __all__ = ["TrainingTask", "ValidationResult", "ExportBundle"]
 
@@ -106,14 +110,76 @@ class TrainingTask:
         self.models: dict[str, nn.Module] = {}
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.schedulers: dict[str, Any] = {}
-        self.device = torch.device("cpu")
-        self.dist = DistInfo()
-        self.step = 0
-        self.epoch = 0
-        self.run_dir: Path | None = None
-        self.resumed = False
-        self.autocast_dtype: torch.dtype | None = None
+        self.context = TaskContext()
         self.skipped_steps: dict[str, int] = {}
+
+    # ------------------------------------------------------------------ run-time context
+    def attach(self, context: TaskContext) -> None:
+        """Use ``context`` (the Trainer's, shared: the Trainer advances its ``step``/``epoch``)."""
+        self.context = context
+
+    @property
+    def device(self) -> torch.device:
+        """Where the models and batches live."""
+        return self.context.device
+
+    @device.setter
+    def device(self, value: torch.device) -> None:
+        self.context.device = value
+
+    @property
+    def dist(self) -> DistInfo:
+        """Rank and world size."""
+        return self.context.dist
+
+    @dist.setter
+    def dist(self, value: DistInfo) -> None:
+        self.context.dist = value
+
+    @property
+    def run_dir(self) -> Path | None:
+        """The run's folder (``None`` outside a run)."""
+        return self.context.run_dir
+
+    @run_dir.setter
+    def run_dir(self, value: Path | None) -> None:
+        self.context.run_dir = value
+
+    @property
+    def autocast_dtype(self) -> torch.dtype | None:
+        """The autocast dtype of the run's precision (``None``: fp32)."""
+        return self.context.autocast_dtype
+
+    @autocast_dtype.setter
+    def autocast_dtype(self, value: torch.dtype | None) -> None:
+        self.context.autocast_dtype = value
+
+    @property
+    def resumed(self) -> bool:
+        """Whether the run resumed from a checkpoint."""
+        return self.context.resumed
+
+    @resumed.setter
+    def resumed(self, value: bool) -> None:
+        self.context.resumed = value
+
+    @property
+    def step(self) -> int:
+        """Optimizer steps completed so far."""
+        return self.context.step
+
+    @step.setter
+    def step(self, value: int) -> None:
+        self.context.step = value
+
+    @property
+    def epoch(self) -> int:
+        """The current epoch."""
+        return self.context.epoch
+
+    @epoch.setter
+    def epoch(self, value: int) -> None:
+        self.context.epoch = value
 
     # ------------------------------------------------------------------ to implement
     def build_models(self) -> dict[str, nn.Module]:
@@ -308,8 +374,6 @@ class TrainingTask:
         :data:`audiokit.metrics.METRICS`). A metric that fails on an item (PESQ on silence, too short
         for STOI) is left out for that item, with a debug log line.
         """
-        from audiokit import metrics as M
-
         names = list(self.train.val_metrics if names is None else names)
         unknown = [n for n in names if n not in M.METRICS]
         if unknown:

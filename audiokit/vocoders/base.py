@@ -23,6 +23,7 @@ from audiokit.frontend import STFT, MelSpectrogram, griffin_lim
 from audiokit.vocoders.blocks import apply_weight_norm, fold_weight_norm, has_weight_norm
 from audiokit.vocoders.config import VocoderConfig
 from audiokit.vocoders.fast import build_engine
+from audiokit.vocoders.streaming import VocoderStreamer, lookahead_samples
 
 __all__ = ["VocoderOutput", "SpectralVocoder"]
 
@@ -141,15 +142,11 @@ class SpectralVocoder(PretrainedMixin, nn.Module):
         ``flush() -> audio``. For APNet the concatenated output equals ``self(mel).audio`` to float
         rounding for any chunk sizes; for APNet2 GRN uses running statistics (an approximation, see
         :mod:`audiokit.vocoders.streaming`). The look-ahead is :attr:`lookahead_samples`."""
-        from audiokit.vocoders.streaming import VocoderStreamer
-
         return VocoderStreamer(self, dtype=dtype, grn=grn, max_frames=max_frames)
 
     @property
     def lookahead_samples(self) -> int:
         """Algorithmic latency of streaming in samples (receptive field and synthesis window)."""
-        from audiokit.vocoders.streaming import lookahead_samples
-
         return lookahead_samples(self)
 
     def forward(self, mel: torch.Tensor) -> VocoderOutput:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from audiokit.io import atomic_write
+
 __all__ = ["VocoderConfig", "APNetConfig", "APNet2Config"]
 
 C = TypeVar("C", bound="VocoderConfig")
@@ -58,7 +60,7 @@ class VocoderConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON/YAML-serialisable dict (tuples become lists)."""
-        from audiokit.train.config import to_dict
+        from audiokit.train.config import to_dict  # lazy: inference need not import the training engine
 
         return to_dict(self)
 
@@ -74,7 +76,6 @@ class VocoderConfig:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write as JSON (``.json``) or YAML (any other suffix)."""
-        from audiokit.io import atomic_write
         from audiokit.train.config import save_yaml
 
         path = Path(path)

@@ -34,6 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from audiokit.assets import speech_path
+from audiokit.io import load
 from audiokit.vocoders.blocks import LRELU_SLOPE, ResBlock1, WNConv1d
 
 __all__ = ["build_engine", "calibrate", "calibration_mel", "FastAPNet", "FastAPNet2", "SUPPORTED_DTYPES"]
@@ -254,9 +256,6 @@ def _engine_class(model: nn.Module) -> type[nn.Module]:
 
 def calibration_mel(model: nn.Module, seconds: float = 2.0) -> torch.Tensor:
     """Log-mel of the first ``seconds`` of a bundled speech clip at the model's rate."""
-    from audiokit.assets import speech_path
-    from audiokit.io import load
-
     wav, _ = load(speech_path("slt_16k.wav"), sr=model.sample_rate, mono=True)
     start = int(0.3 * model.sample_rate)  # skip the leading silence
     return model.mel(wav[0, start : start + int(seconds * model.sample_rate)])
