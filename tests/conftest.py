@@ -17,6 +17,16 @@ def _deterministic():
     yield
 
 
+@pytest.fixture
+def one_thread():
+    """Tiny models run far faster on one thread (no OpenMP spinning on a shared 2-core box); use
+    with ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="session")
 def speech16k() -> tuple[torch.Tensor, int]:
     """Bundled 16 kHz speech, mono ``(T,)``."""

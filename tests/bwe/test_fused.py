@@ -8,13 +8,7 @@ import torch
 from audiokit.bwe import APBWE, APBWEConfig
 from audiokit.bwe.fused import FusedAPBWE
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def trained_like(seed: int = 0, **kw) -> APBWE:

@@ -13,14 +13,7 @@ from audiokit.frontend import sinc_resample
 from tests.conftest import tone
 from tests.numerics import snr_db
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models: one thread avoids OpenMP barrier stalls on a loaded 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def small_model(preset: str = "8k_16k", layers: int = 2, seed: int = 0, gain: float = 4.0) -> APBWE:

@@ -14,13 +14,7 @@ from audiokit.bwe.training import APBWETask, APBWETrainConfig, NarrowbandSimulat
 from audiokit.frontend import sinc_resample
 from audiokit.train import Trainer, TrainerConfig, export_checkpoint, from_dict, load_run_config, read_log
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

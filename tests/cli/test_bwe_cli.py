@@ -14,13 +14,7 @@ from audiokit.bwe import APBWE, PRESETS, APBWEConfig
 from audiokit.cli import main
 from audiokit.cli.bwe import PRESET_NAMES, bundled_model_dir
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

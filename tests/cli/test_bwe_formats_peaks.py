@@ -9,7 +9,6 @@ import warnings
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
 from audiokit.assets import speech_files
 from audiokit.batch import MANIFEST_NAME
@@ -18,13 +17,7 @@ from audiokit.cli import main
 from audiokit.cli.bwe import bundled_model_dir
 from audiokit.io import load
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -17,12 +17,7 @@ from audiokit.vocoders import APNet, APNet2, APNet2Config, APNetConfig
 SMALL = APNetConfig(channels=8, resblock_kernel_sizes=(3,), resblock_dilations=((1, 3),))
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture()

@@ -1,18 +1,14 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from tests.train.tiny_tasks import write_tones
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run far faster on one thread (no OpenMP spinning on a shared 2-core box)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_thread(one_thread):
+    """Every training test on one thread (see ``one_thread`` in tests/conftest.py)."""
     yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="session")
