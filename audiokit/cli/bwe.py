@@ -283,7 +283,8 @@ def run(args: argparse.Namespace) -> int:
 
     existing_dir(args.in_dir)
     spec = resolve_model_spec(args.checkpoint, args.preset)
-    precision = resolve_precision(args.precision, announce=lambda m: print(m, file=sys.stderr))
+    notes: list[str] = []  # the precision choice, printed once the job's rules have passed
+    precision = resolve_precision(args.precision, announce=notes.append)
     try:
         model = _model_for(spec, precision, args.compile)  # fail early on a bad checkpoint
     except (ValueError, FileNotFoundError) as e:
@@ -334,6 +335,8 @@ def run(args: argparse.Namespace) -> int:
         shard_spec=args.shard,
         legacy_manifest=LEGACY_MANIFEST,
     ) as manifest:
+        for note in notes:
+            print(note, file=sys.stderr)
         report = run_batch(
             items,
             functools.partial(extend_file, spec=spec, options=options),

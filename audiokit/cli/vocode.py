@@ -194,7 +194,8 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(
             f"the bundled tiny model is an APNet; pass --checkpoint PATH to vocode with {args.model}"
         )
-    precision = resolve_precision(args.precision, announce=lambda m: print(m, file=sys.stderr))
+    notes: list[str] = []  # the precision choice, printed once the job's rules have passed
+    precision = resolve_precision(args.precision, announce=notes.append)
     spec = {
         "checkpoint": str(checkpoint),
         "model": args.model,
@@ -226,6 +227,8 @@ def run(args: argparse.Namespace) -> int:
         shard_spec=args.shard,
         legacy_manifest=LEGACY_MANIFEST,
     ) as manifest:
+        for note in notes:
+            print(note, file=sys.stderr)
         report = run_batch(
             items,
             functools.partial(vocode_file, spec=spec),
