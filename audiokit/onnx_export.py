@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from audiokit.assets import resolve_pretrained
-from audiokit.bwe.inference import merge_low_band
+from audiokit.bwe.inference import apply_high_band_gain, merge_low_band
 from audiokit.bwe.model import APBWE
 from audiokit.frontend.dft import ConvSTFT, MatmulISTFT
 from audiokit.frontend.resample import reduced_rates, sinc_resample_kernel
@@ -93,6 +93,7 @@ class BWEGraph(nn.Module):
         mag, pha = self.model(mag_nb, pha_nb)
         if self.keep_low_band:
             mag, pha = merge_low_band(mag_nb, pha_nb, mag, pha, self.model.config)
+        mag = apply_high_band_gain(mag, self.model.config)
         return self.istft(*_polar(mag, pha), length=nb.shape[-1])
 
 

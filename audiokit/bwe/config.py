@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,11 @@ class APBWEConfig:
             resampler's transition band) - and use the generated spectrum above. For small models
             that cannot reproduce the low-band phase.
         low_band_crossover: start of that cross-fade as a fraction of ``lr / 2``.
+        high_band_gain_db: inference setting: gain added to the generated log-amplitude above
+            ``lr / 2`` (faded in over the same cross-fade; 0 is the official behaviour). Classical
+            bandwidth extension under-estimates the extended band on purpose, because an
+            over-estimated band is heard as an artefact and a too-quiet one only as a duller sound
+            (Nilsson & Kleijn, ICASSP 2001); the real-speech model sets it from its validation set.
     """
 
     hr_sampling_rate: int = 16000
@@ -52,8 +58,11 @@ class APBWEConfig:
     layer_norm_eps: float = 1e-6
     keep_low_band: bool = False
     low_band_crossover: float = 0.75
+    high_band_gain_db: float = 0.0
 
     def __post_init__(self) -> None:
+        if not math.isfinite(self.high_band_gain_db) or not -60.0 <= self.high_band_gain_db <= 20.0:
+            raise ValueError(f"high_band_gain_db must be in [-60, 20] dB, got {self.high_band_gain_db}")
         if not 0.0 < self.low_band_crossover <= 1.0:
             raise ValueError(f"low_band_crossover must be in (0, 1], got {self.low_band_crossover}")
         if not 0 < self.lr_sampling_rate < self.hr_sampling_rate:

@@ -43,6 +43,7 @@ __all__ = [
     "amplitude_phase_apbwe",
     "low_band_weights",
     "merge_low_band",
+    "apply_high_band_gain",
     "narrowband_input",
     "simulate_narrowband",
 ]
@@ -148,7 +149,7 @@ class BandwidthExtender:
         mag, pha = self.generate(log_amplitude, phase)
         if keep_low_band:
             mag, pha = merge_low_band(log_amplitude, phase, mag, pha, self.config)
-        return mag, pha
+        return apply_high_band_gain(mag, self.config), pha
 
     @torch.inference_mode()
     def extend(
@@ -294,6 +295,16 @@ def merge_low_band(
     weight, keep_phase = low_band_weights(config, log_amplitude.device)
     mag = weight * log_amplitude_nb + (1 - weight) * log_amplitude
     return mag, torch.where(keep_phase, phase_nb, phase)
+
+
+def apply_high_band_gain(log_amplitude: torch.Tensor, config: APBWEConfig) -> torch.Tensor:
+    """``log_amplitude`` ``(B, F, N)`` with ``config.high_band_gain_db`` added above ``lr / 2``
+    (weighted by ``1 - amplitude_weight`` of :func:`low_band_weights`, so the low band is untouched)."""
+    if config.high_band_gain_db == 0.0:
+        return log_amplitude
+    weight, _ = low_band_weights(config, log_amplitude.device)
+    nepers = config.high_band_gain_db * math.log(10.0) / 20.0
+    return log_amplitude + (1 - weight).to(log_amplitude.dtype) * nepers
 
 
 def _overlap_add(

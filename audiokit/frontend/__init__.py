@@ -5,7 +5,7 @@ for the librosa-identical mel filterbank.
 """
 
 from audiokit.frontend.features import f0_pyin
-from audiokit.frontend.griffinlim import griffin_lim, mel_to_magnitude
+from audiokit.frontend.griffinlim import MelInverse, griffin_lim, mel_to_magnitude
 from audiokit.frontend.mel import MelSpectrogram, hz_to_mel, mel_filterbank, mel_to_hz
 from audiokit.frontend.resample import SincResample, sinc_resample, sinc_resample_kernel, sinc_resample_length
 from audiokit.frontend.stft import (
@@ -41,6 +41,7 @@ __all__ = [
     "magnitude",
     "mel_filterbank",
     "mel_to_magnitude",
+    "MelInverse",
     "mel_to_hz",
     "sinc_resample",
     "sinc_resample_kernel",

@@ -9,7 +9,10 @@ import torch
 
 from audiokit.frontend.stft import STFT
 
-__all__ = ["griffin_lim", "mel_to_magnitude"]
+__all__ = ["griffin_lim", "mel_to_magnitude", "MelInverse"]
+
+#: projected-gradient iterations of the non-negative least-squares mel inversion
+NNLS_ITERS = 50
 
 
 def griffin_lim(
@@ -71,10 +74,30 @@ def mel_to_magnitude(mel: torch.Tensor, mel_basis: torch.Tensor, power: float = 
     Non-negative least squares by projected gradient from the pseudo-inverse start (as
     :func:`librosa.feature.inverse.mel_to_stft`); ``power`` is the exponent the mel was built with.
     """
-    basis = mel_basis.to(mel.dtype)
-    x = torch.clamp(torch.linalg.pinv(basis) @ mel, min=0.0)
-    lip = torch.linalg.matrix_norm(basis.T @ basis, ord=2)
-    for _ in range(50):
-        grad = basis.T @ (basis @ x - mel)
-        x = torch.clamp(x - grad / lip, min=0.0)
-    return x.pow(1.0 / power)
+    return MelInverse(mel_basis.to(mel.dtype))(mel).pow(1.0 / power)
+
+
+class MelInverse(torch.nn.Module):
+    """Non-negative least-squares inversion of a mel filterbank: mel ``(B, M, N)`` -> ``(B, F, N)``.
+
+    Projected gradient (``iters`` steps of size 1/L, L the Lipschitz constant of ``basis.T @ basis``)
+    from the clamped pseudo-inverse, as :func:`librosa.feature.inverse.mel_to_stft`. The pseudo-inverse
+    is computed once (a buffer, not saved in state dicts), so the forward pass is matmuls and clamps
+    only (exportable to ONNX).
+    """
+
+    def __init__(self, mel_basis: torch.Tensor, iters: int = NNLS_ITERS):
+        super().__init__()
+        basis = mel_basis.detach()
+        self.iters = int(iters)
+        self.register_buffer("basis", basis.clone(), persistent=False)
+        self.register_buffer("pinv", torch.linalg.pinv(basis.double()).to(basis.dtype), persistent=False)
+        lip = torch.linalg.matrix_norm(basis.double().T @ basis.double(), ord=2)
+        self.register_buffer("step", (1.0 / lip).to(basis.dtype), persistent=False)
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        basis, step = self.basis.to(mel.dtype), self.step.to(mel.dtype)
+        x = torch.clamp(self.pinv.to(mel.dtype) @ mel, min=0.0)
+        for _ in range(self.iters):
+            x = torch.clamp(x - step * (basis.T @ (basis @ x - mel)), min=0.0)
+        return x

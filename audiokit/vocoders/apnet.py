@@ -89,7 +89,9 @@ class APNet(SpectralVocoder):
         a = self._branch(mel, self.ASP_input_conv, self.ASP_ResNet)
         log_amplitude = self.ASP_output_conv(a)
         p = self._branch(mel, self.PSP_input_conv, self.PSP_ResNet)
-        return log_amplitude, self.PSP_output_R_conv(p), self.PSP_output_I_conv(p)
+        return self._add_amplitude_prior(
+            mel, (log_amplitude, self.PSP_output_R_conv(p), self.PSP_output_I_conv(p))
+        )
 
     @classmethod
     def _config_for_state_dict(

@@ -100,4 +100,6 @@ class APNet2(SpectralVocoder):
         a = self._branch(mel, self.ASP_input_conv, self.norm2, self.convnext2, self.final_layer_norm2)
         log_amplitude = self.ASP_output_conv(a)
         p = self._branch(mel, self.PSP_input_conv, self.norm, self.convnext, self.final_layer_norm)
-        return log_amplitude, self.PSP_output_R_conv(p), self.PSP_output_I_conv(p)
+        return self._add_amplitude_prior(
+            mel, (log_amplitude, self.PSP_output_R_conv(p), self.PSP_output_I_conv(p))
+        )

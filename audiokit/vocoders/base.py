@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from audiokit.checkpoints import PretrainedMixin, check_state_dict, read_state_dict
-from audiokit.frontend import STFT, MelSpectrogram, griffin_lim
+from audiokit.frontend import STFT, MelInverse, MelSpectrogram, griffin_lim
 from audiokit.vocoders.blocks import apply_weight_norm, fold_weight_norm, has_weight_norm
 from audiokit.vocoders.config import VocoderConfig
 from audiokit.vocoders.fast import build_engine
@@ -59,6 +59,32 @@ class VocoderOutput:
         return torch.complex(self.real, self.imag)
 
 
+class AmplitudePrior(nn.Module):
+    """Log-mel ``(B, M, N)`` -> log-amplitude ``(B, F, N)`` of its non-negative least-squares inversion
+    through the filterbank (``log(max(NNLS(exp(mel)), floor))``, ``floor`` the log-mel's floor)."""
+
+    def __init__(self, mel_basis: torch.Tensor, floor: float = 1e-5):
+        super().__init__()
+        self.inverse = MelInverse(mel_basis)
+        self.floor = float(floor)
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(mel.device.type, enabled=False):
+            return torch.log(torch.clamp(self.inverse(torch.exp(mel.float())), min=self.floor))
+
+
+class _WithPrior(nn.Module):
+    """An inference engine of the backbone followed by the model's amplitude prior."""
+
+    def __init__(self, model: SpectralVocoder, engine: nn.Module):
+        super().__init__()
+        self.engine = engine
+        self.add_prior = model._add_amplitude_prior
+
+    def forward(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.add_prior(mel, self.engine(mel))
+
+
 class SpectralVocoder(PretrainedMixin, nn.Module):
     """Base class: mel front end, amplitude/phase head + ISTFT, chunked synthesis, checkpoints.
 
@@ -89,6 +115,10 @@ class SpectralVocoder(PretrainedMixin, nn.Module):
             f_max=config.f_max,
         )
         self._fast_cache: dict[Any, nn.Module] = {}
+        #: log-mel -> log-amplitude prior (``config.amplitude_prior``), or ``None``
+        self.amplitude_prior = (
+            AmplitudePrior(self.mel_extractor.mel_basis) if config.amplitude_prior != "none" else None
+        )
 
     # ---------------------------------------------------------------- properties
     @property
@@ -112,6 +142,15 @@ class SpectralVocoder(PretrainedMixin, nn.Module):
     def backbone(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(B, n_mels, N)`` log-mel -> ``(log_amplitude, R, I)``, each ``(B, F, N)``."""
         raise NotImplementedError
+
+    def _add_amplitude_prior(
+        self, mel: torch.Tensor, outputs: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The backbone's ``(log_amplitude, R, I)`` with the amplitude prior of ``mel`` added, if any."""
+        if self.amplitude_prior is None:
+            return outputs
+        log_amplitude, r, i = outputs
+        return log_amplitude + self.amplitude_prior(mel).to(log_amplitude.dtype), r, i
 
     def head(self, log_amplitude: torch.Tensor, r: torch.Tensor, i: torch.Tensor) -> VocoderOutput:
         """Phase, spectrum and waveform from the network outputs (the official arithmetic).
@@ -304,7 +343,8 @@ class SpectralVocoder(PretrainedMixin, nn.Module):
         if key not in self._fast_cache:
             for stale in [k for k in self._fast_cache if k[2] != weights]:  # built from older weights
                 del self._fast_cache[stale]
-            self._fast_cache[key] = build_engine(self, dtype, min_snr_db)
+            engine = build_engine(self, dtype, min_snr_db)
+            self._fast_cache[key] = engine if self.amplitude_prior is None else _WithPrior(self, engine)
         return self._fast_cache[key]
 
     # ---------------------------------------------------------------- weight norm

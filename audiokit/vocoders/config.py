@@ -19,6 +19,9 @@ __all__ = ["VocoderConfig", "APNetConfig", "APNet2Config"]
 
 C = TypeVar("C", bound="VocoderConfig")
 
+#: values of :attr:`VocoderConfig.amplitude_prior`
+AMPLITUDE_PRIORS = ("none", "mel_nnls")
+
 
 @dataclass
 class VocoderConfig:
@@ -34,6 +37,11 @@ class VocoderConfig:
     #: inference only: fast Griffin-Lim iterations run on the predicted amplitude, starting from the
     #: predicted phase, in :meth:`SpectralVocoder.synthesize` (0: the published model's output)
     phase_refine_iters: int = 0
+    #: ``"none"``: the amplitude branch predicts the log-amplitude (the papers). ``"mel_nnls"``: it
+    #: predicts a correction added to the log of the non-negative least-squares inversion of the
+    #: input mel (the pseudo-inverse prior of FreeV, Lv et al. 2024, refined to NNLS); frame-local,
+    #: so chunking and streaming are unchanged
+    amplitude_prior: str = "none"
 
     @property
     def n_bins(self) -> int:
@@ -45,6 +53,10 @@ class VocoderConfig:
             raise ValueError("sample_rate, hop_length and n_mels must be positive")
         if self.phase_refine_iters < 0:
             raise ValueError(f"phase_refine_iters must be >= 0, got {self.phase_refine_iters}")
+        if self.amplitude_prior not in AMPLITUDE_PRIORS:
+            raise ValueError(
+                f"amplitude_prior must be one of {AMPLITUDE_PRIORS}, got {self.amplitude_prior!r}"
+            )
         if not 0 < self.win_length <= self.n_fft:
             raise ValueError(
                 f"win_length must be in (0, n_fft], got {self.win_length} with n_fft={self.n_fft}"

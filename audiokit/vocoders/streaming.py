@@ -84,7 +84,9 @@ class _RunningGRN:
         m = self.model
         a = self._branch(mel, m.ASP_input_conv, m.norm2, m.convnext2, m.final_layer_norm2, start, stop)
         p = self._branch(mel, m.PSP_input_conv, m.norm, m.convnext, m.final_layer_norm, start, stop)
-        return m.ASP_output_conv(a), m.PSP_output_R_conv(p), m.PSP_output_I_conv(p)
+        return m._add_amplitude_prior(
+            mel, (m.ASP_output_conv(a), m.PSP_output_R_conv(p), m.PSP_output_I_conv(p))
+        )
 
 
 def running_grn_backbone(model) -> _RunningGRN:

@@ -266,3 +266,32 @@ def test_keep_low_band_extend(speech16k):
     cfg_model = APBWE(model.config.replace(keep_low_band=True))
     cfg_model.load_state_dict(model.state_dict())
     torch.testing.assert_close(cfg_model.eval().extend(x, sr)[0], kept)  # the config's default
+
+
+def test_high_band_gain_shifts_only_the_generated_band(speech16k):
+    from audiokit.bwe import apply_high_band_gain
+
+    with pytest.raises(ValueError, match="high_band_gain_db"):
+        APBWEConfig.preset("8k_16k").replace(high_band_gain_db=float("nan"))
+    cfg = APBWEConfig.preset("8k_16k").replace(high_band_gain_db=-12.0)
+    a = torch.randn(2, 513, 5)
+    shifted = apply_high_band_gain(a, cfg)
+    bins = torch.arange(513) * 16000 / 1024
+    torch.testing.assert_close(shifted[:, bins <= 3000], a[:, bins <= 3000])
+    torch.testing.assert_close(shifted[:, bins >= 4000], a[:, bins >= 4000] - 12 * math.log(10) / 20)
+
+    # end to end: the output's 4-8 kHz band is 12 dB quieter, the band below 3 kHz unchanged
+    model = small_model(gain=1.0)
+    quiet = APBWE(model.config.replace(keep_low_band=True, high_band_gain_db=-12.0)).eval()
+    quiet.load_state_dict(model.state_dict())
+    wav, sr = speech16k
+    x = wav[: sr * 2]
+    with torch.inference_mode():
+        ref = model.extend(x, sr, keep_low_band=True)[0]
+        y = quiet.extend(x, sr)[0]
+    window = torch.hann_window(1024)
+    spec = lambda s: torch.stft(s, 1024, 256, window=window, return_complex=True).abs().pow(2)  # noqa: E731
+    f = torch.fft.rfftfreq(1024, 1 / sr)
+    hf = 10 * math.log10(spec(y)[f > 4300].sum() / spec(ref)[f > 4300].sum())
+    lf = 10 * math.log10(spec(y)[f < 2800].sum() / spec(ref)[f < 2800].sum())
+    assert -13.5 < hf < -10.5 and abs(lf) < 0.1
