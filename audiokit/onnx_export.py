@@ -44,17 +44,37 @@ def _polar(log_amplitude: torch.Tensor, phase: torch.Tensor) -> tuple[torch.Tens
 
 
 class VocoderGraph(nn.Module):
-    """APNet/APNet2 as an export-friendly module: log-mel ``(B, n_mels, N)`` -> audio ``(B, T)``."""
+    """APNet/APNet2 as an export-friendly module: log-mel ``(B, n_mels, N)`` -> audio ``(B, T)``, as
+    ``model.synthesize(mel)``: with the model's amplitude prior and its ``phase_refine_iters``
+    fast Griffin-Lim iterations (unrolled: :class:`ConvSTFT` / :class:`MatmulISTFT` pairs on real
+    and imaginary parts, the arithmetic of :func:`audiokit.frontend.griffin_lim`)."""
 
-    def __init__(self, model):
+    def __init__(self, model, momentum: float = 0.99):
         super().__init__()
         c = model.config
         self.model = model.eval()
         self.istft = MatmulISTFT(c.n_fft, c.hop_length, c.win_length)
+        self.refine_iters = int(c.phase_refine_iters)
+        self.alpha = momentum / (1 + momentum)
+        if self.refine_iters:
+            self.stft = ConvSTFT(c.n_fft, c.hop_length, c.win_length)
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
         log_amplitude, r, i = self.model.backbone(mel)
-        return self.istft(*_polar(log_amplitude, torch.atan2(i, r)))
+        phase = torch.atan2(i, r)
+        if not self.refine_iters:
+            return self.istft(*_polar(log_amplitude, phase))
+        mag = torch.exp(log_amplitude)
+        length = self.model.hop_length * (mel.shape[-1] - 1)
+        ar, ai = torch.cos(phase), torch.sin(phase)
+        pr, pi = torch.zeros_like(mag), torch.zeros_like(mag)
+        eps = torch.finfo(mag.dtype).tiny
+        for _ in range(self.refine_iters):
+            rr, ri = self.stft(self.istft(mag * ar, mag * ai, length=length))
+            ar, ai = rr - self.alpha * pr, ri - self.alpha * pi
+            norm = torch.sqrt(ar * ar + ai * ai) + eps
+            ar, ai, pr, pi = ar / norm, ai / norm, rr, ri
+        return self.istft(mag * ar, mag * ai, length=length)
 
 
 class BWEGraph(nn.Module):
@@ -151,7 +171,11 @@ def export_onnx(source: str | os.PathLike | nn.Module, out: str | os.PathLike) -
         raise ValueError(f"{out}: the output file must end in .onnx")
     graph, example, name = graph_for(load_model(source))
     if name == "mel":
-        dims = {0: Dim("batch", max=1024), 2: Dim("frames", min=2, max=2**24)}
+        # phase refinement re-analyses the audio with a centred STFT: its reflect padding needs more
+        # than n_fft // 2 samples
+        c = graph.model.config
+        min_frames = c.n_fft // (2 * c.hop_length) + 2 if graph.refine_iters else 2
+        dims = {0: Dim("batch", max=1024), 2: Dim("frames", min=min_frames, max=2**24)}
     else:
         dims = {0: Dim("batch", max=1024), 1: Dim("length", min=1024, max=2**30)}
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -38,11 +38,15 @@ PRESET_NAMES = ("2k_16k", "4k_16k", "8k_16k", "8k_48k", "12k_48k", "16k_48k", "2
 PEAK_MODES = ("limit", "clip", "none")
 
 
+#: the bundled 8 kHz -> 16 kHz model ``bwe`` and ``demo`` use by default (trained on real recorded speech)
+DEFAULT_MODEL = "ap_bwe_realspeech_8k_16k"
+
+
 def bundled_model_dir() -> Path:
-    """The bundled tiny 8 kHz -> 16 kHz model (``pretrained/ap_bwe_tiny_8k_16k`` in the source tree)."""
+    """The bundled default model (``pretrained/ap_bwe_realspeech_8k_16k`` in the source tree)."""
     from audiokit.assets import PRETRAINED_DIR
 
-    return PRETRAINED_DIR / "ap_bwe_tiny_8k_16k"
+    return PRETRAINED_DIR / DEFAULT_MODEL
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -15,13 +15,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from audiokit.cli._common import add_batch_arguments, add_stream_argument, positive_int
+from audiokit.cli._common import add_batch_arguments, add_stream_argument, nonneg_int, positive_int
 
 log = logging.getLogger(__name__)
 
 #: the manifest name of audiokit <= 0.x; renamed to ``manifest.jsonl`` by a rerun
 LEGACY_MANIFEST = ".audiokit_vocode.jsonl"
 PRECISIONS = {"fp32": "float32", "bf16": "bfloat16", "reference": None}  # plus "auto" (audiokit.device)
+#: Chunk of a streamed model with phase refinement when ``--chunk-seconds 0`` (refinement couples
+#: frames, so a stream is refined chunk by chunk; 30 s at hop 80 / 16 kHz).
+STREAM_REFINE_CHUNK_FRAMES = 6000
+
 #: Shortest ``--chunk-seconds`` (a chunk much shorter than the model's receptive field is all context).
 MIN_CHUNK_SECONDS = 1.0
 
@@ -36,11 +40,15 @@ def chunk_seconds(text: str) -> float:
     return v
 
 
+#: the bundled model ``vocode`` and ``demo`` use by default (trained on real recorded speech)
+DEFAULT_MODEL = "apnet_realspeech_16k"
+
+
 def default_checkpoint() -> Path:
-    """The bundled tiny model (``pretrained/apnet_tiny`` in the source tree)."""
+    """The bundled default model (``pretrained/apnet_realspeech_16k`` in the source tree)."""
     from audiokit.assets import PRETRAINED_DIR
 
-    return PRETRAINED_DIR / "apnet_tiny"
+    return PRETRAINED_DIR / DEFAULT_MODEL
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -64,7 +72,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         metavar="PATH",
         help="audiokit pretrained folder (config.json + model.safetensors) or official generator file "
-        "(g_XXXXXXXX); default: the bundled tiny model (pretrained/apnet_tiny)",
+        "(g_XXXXXXXX); default: the bundled real-speech model (pretrained/apnet_realspeech_16k; "
+        "GPL-2 weights, see its card)",
     )
     p.add_argument(
         "--config",
@@ -87,6 +96,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="vocode long inputs in chunks of this many seconds (bounded memory; exact for APNet, "
         "approximate for APNet2 whose GRN is global); 0 disables chunking, else at least "
         f"{MIN_CHUNK_SECONDS:g} (default 30)",
+    )
+    p.add_argument(
+        "--phase-refine",
+        type=nonneg_int,
+        default=None,
+        metavar="N",
+        help="fast Griffin-Lim iterations on the predicted amplitude, started from the predicted phase "
+        "(default: the model's own setting, 32 for the bundled real-speech model; 0: the network's phase)",
     )
     add_stream_argument(p)
     p.add_argument("--threads", type=positive_int, default=None, help="torch intra-op threads per worker")
@@ -153,17 +170,23 @@ def vocode_file(item, spec: dict[str, Any]) -> dict[str, Any]:
         meta = info(item.src)
         record.update(input_sample_rate=meta.sample_rate, input_channels=meta.channels)
         if streams(spec.get("stream", "off"), meta.frames / meta.sample_rate):
-            return {**record, **_vocode_streamed(model, item, meta.sample_rate, dtype)}
+            chunk = _chunk_frames(spec["chunk_seconds"], sr, model.hop_length) or STREAM_REFINE_CHUNK_FRAMES
+            return {**record, **_vocode_streamed(model, item, meta.sample_rate, dtype, chunk)}
         wav, _ = load(item.src, sr=sr, mono=True)
         mel = model.mel(wav[0], sample_rate=sr)
-    chunk = int(spec["chunk_seconds"] * sr / model.hop_length) if spec["chunk_seconds"] > 0 else None
+    chunk = _chunk_frames(spec["chunk_seconds"], sr, model.hop_length)
     audio = model.synthesize(mel, chunk_frames=chunk, dtype=dtype)[0]
     save(item.dst, audio, sr)
     record.update(frames=int(mel.shape[-1]), seconds_out=round(audio.shape[-1] / sr, 3))
     return record
 
 
-def _vocode_streamed(model, item, sample_rate: int, dtype) -> dict[str, Any]:
+def _chunk_frames(seconds: float, sr: int, hop: int) -> int | None:
+    """``--chunk-seconds`` in output frames (``None``: no chunking)."""
+    return int(seconds * sr / hop) if seconds > 0 else None
+
+
+def _vocode_streamed(model, item, sample_rate: int, dtype, chunk_frames: int) -> dict[str, Any]:
     """``item.src`` read, vocoded and written block by block (bounded memory; the input is resampled
     by the streaming sinc resampler instead of soxr)."""
     from audiokit.cli._common import STREAM_BLOCK_SECONDS
@@ -172,7 +195,7 @@ def _vocode_streamed(model, item, sample_rate: int, dtype) -> dict[str, Any]:
 
     blocks = iter_blocks(item.src, int(STREAM_BLOCK_SECONDS * sample_rate))
     with BlockWriter(item.dst, model.sample_rate, 1) as out:
-        for y in vocode_blocks(model, blocks, sample_rate, dtype):
+        for y in vocode_blocks(model, blocks, sample_rate, dtype, chunk_frames):
             out.write(y)
     return {"streamed": True, "seconds_out": round(out.frames / model.sample_rate, 3)}
 
@@ -188,11 +211,11 @@ def run(args: argparse.Namespace) -> int:
 
     checkpoint = Path(args.checkpoint) if args.checkpoint else default_checkpoint()
     if not checkpoint.exists():
-        hint = "" if args.checkpoint else " (the bundled tiny model is missing; pass --checkpoint)"
+        hint = "" if args.checkpoint else " (the bundled default model is missing; pass --checkpoint)"
         raise CLIError(f"{checkpoint}: no such checkpoint{hint}")
     if not args.checkpoint and args.model not in (None, "apnet"):
         raise CLIError(
-            f"the bundled tiny model is an APNet; pass --checkpoint PATH to vocode with {args.model}"
+            f"the bundled default model is an APNet; pass --checkpoint PATH to vocode with {args.model}"
         )
     notes: list[str] = []  # the precision choice, printed once the job's rules have passed
     precision = resolve_precision(args.precision, announce=notes.append)
@@ -204,6 +227,7 @@ def run(args: argparse.Namespace) -> int:
         "chunk_seconds": args.chunk_seconds,
         "stream": args.stream,
         "threads": args.threads,
+        "phase_refine": args.phase_refine,
     }
     model = _model_for({k: spec[k] for k in ("checkpoint", "model", "config")})  # fail early on a bad model
     out_dir = Path(args.out_dir)
@@ -214,6 +238,8 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"{args.in_dir}: no audio or .npy files found")
     base = {"model": model.model_type, "checkpoint": str(checkpoint), "precision": precision}
     settings = {k: spec[k] for k in ("checkpoint", "model", "config", "chunk_seconds")}
+    if args.phase_refine is not None:  # (older jobs have no entry: the model's setting)
+        settings["phase_refine"] = args.phase_refine
     if args.stream != "auto":  # (older jobs have no "stream" entry: auto)
         settings["stream"] = args.stream
     settings["precision"] = args.precision  # as requested ("auto" stays "auto"): shards on other CPUs

@@ -42,7 +42,7 @@ def run(ctx: DemoContext) -> None:
             title=f"{path.name}: before / after bandwidth extension",
         )
         ctx.add_image(png, path.name)
-        for label, y in (("sinc upsampling", sinc), ("AP-BWE (tiny)", wide)):
+        for label, y in (("sinc upsampling", sinc), (f"AP-BWE ({bundled_model_dir().name})", wide)):
             rows.append(
                 [
                     path.name,
@@ -57,12 +57,13 @@ def run(ctx: DemoContext) -> None:
         ["file", "signal", "LSD", "LSD 4-8 kHz", "PESQ (wb)", "STOI"],
         rows,
         caption="Each bundled 16 kHz clip is reduced to 8 kHz, then brought back to 16 kHz by sinc "
-        "interpolation or by the bundled tiny AP-BWE model; metrics against the original (lower LSD is "
+        "interpolation or by the bundled AP-BWE model; metrics against the original (lower LSD is "
         "better).",
     )
     ctx.add_text(f"Inference precision: {ctx.precision} (fused network).")
     ctx.add_text(
-        "The model is the tiny CPU-trained `pretrained/ap_bwe_tiny_8k_16k` (see its MODEL_CARD.md); the "
+        f"The model is `pretrained/{bundled_model_dir().name}`, trained on real recorded speech on a CPU "
+        "(see its MODEL_CARD.md); the "
         "official full-size checkpoints load with `APBWE.from_official(path, preset)` or "
         "`audiokit bwe IN OUT --preset 16k_48k --checkpoint g_16kto48k`."
     )

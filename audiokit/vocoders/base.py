@@ -316,22 +316,43 @@ class SpectralVocoder(PretrainedMixin, nn.Module):
         ctx = self.receptive_field if context_frames is None else int(context_frames)
         if ctx < 0:
             raise ValueError(f"context_frames must be >= 0, got {context_frames}")
-        cfg = self.config
-        hop, n = cfg.hop_length, mel.shape[-1]
-        # spectral frames needed on each side so that the ISTFT of a chunk is exact in its interior
-        margin = -(-cfg.win_length // (2 * hop)) + 1
-        if phase_refine_iters:  # Griffin-Lim couples neighbouring frames: refine with spare frames
-            margin += REFINE_MARGIN_FRAMES
-        pieces = []
-        for s in range(0, n - 1, chunk_frames):
-            e = min(s + chunk_frames, n - 1)  # this chunk yields samples [s * hop, e * hop)
-            a, b = max(0, s - margin), min(n, e + margin + 1)  # spectral frames to synthesise
-            lo, hi = max(0, a - ctx), min(n, b + ctx)  # mel frames to feed the network
-            logamp, r, i = net(mel[..., lo:hi])
-            sl = slice(a - lo, b - lo)
-            audio = self._audio(self.head(logamp[..., sl], r[..., sl], i[..., sl]), phase_refine_iters)
-            pieces.append(audio[..., (s - a) * hop : (e - a) * hop])
+        n = mel.shape[-1]
+        pieces = [
+            self._chunk_audio(net, mel, 0, s, min(s + chunk_frames, n - 1), n, ctx, phase_refine_iters)
+            for s in range(0, n - 1, chunk_frames)
+        ]
         return torch.cat(pieces, dim=-1)
+
+    def chunk_margin(self, phase_refine_iters: int = 0) -> int:
+        """Spectral frames synthesised on each side of a chunk so that its interior is exact (the
+        ISTFT's overlap, plus :data:`REFINE_MARGIN_FRAMES` when Griffin-Lim couples the frames)."""
+        margin = -(-self.config.win_length // (2 * self.config.hop_length)) + 1
+        return margin + (REFINE_MARGIN_FRAMES if phase_refine_iters else 0)
+
+    def _chunk_audio(
+        self,
+        net,
+        mel: torch.Tensor,
+        offset: int,
+        s: int,
+        e: int,
+        n: int,
+        ctx: int,
+        phase_refine_iters: int = 0,
+    ) -> torch.Tensor:
+        """Samples ``[s * hop, e * hop)`` of the output for a log-mel of ``n`` frames in all, of which
+        ``mel`` holds frames ``[offset, offset + mel.shape[-1])`` (enough of them around the chunk)."""
+        hop, margin = self.config.hop_length, self.chunk_margin(phase_refine_iters)
+        a, b = max(0, s - margin), min(n, e + margin + 1)  # spectral frames to synthesise
+        lo, hi = max(0, a - ctx), min(n, b + ctx)  # mel frames to feed the network
+        if lo < offset or hi > offset + mel.shape[-1]:
+            raise ValueError(
+                f"chunk [{s}, {e}) needs mel frames [{lo}, {hi}); have [{offset}, {offset + mel.shape[-1]})"
+            )
+        logamp, r, i = net(mel[..., lo - offset : hi - offset])
+        sl = slice(a - lo, b - lo)
+        audio = self._audio(self.head(logamp[..., sl], r[..., sl], i[..., sl]), phase_refine_iters)
+        return audio[..., (s - a) * hop : (e - a) * hop]
 
     def fast_backbone(self, dtype: torch.dtype = torch.float32, min_snr_db: float = 35.0):
         """The inference engine of :meth:`backbone` in ``dtype`` (see :mod:`audiokit.vocoders.fast`),

@@ -39,7 +39,7 @@ from audiokit.frontend.streaming import (
 if TYPE_CHECKING:
     from audiokit.vocoders.base import SpectralVocoder
 
-__all__ = ["VocoderStreamer", "lookahead_samples", "running_grn_backbone"]
+__all__ = ["RefiningStreamer", "VocoderStreamer", "lookahead_samples", "running_grn_backbone"]
 
 
 def lookahead_samples(model: SpectralVocoder) -> int:
@@ -176,23 +176,95 @@ class VocoderStreamer:
         return torch.cat((head, self.istft.flush()), dim=-1)
 
 
+class RefiningStreamer:
+    """``push(mel (B, n_mels, n)) -> audio (B, t)``, ``flush() -> audio (B, t)`` for a model whose
+    phase is refined by Griffin-Lim (``phase_refine_iters > 0``), which couples neighbouring frames:
+    the chunked :meth:`~SpectralVocoder.synthesize` (``chunk_frames`` output frames per chunk, each
+    refined with :data:`~audiokit.vocoders.base.REFINE_MARGIN_FRAMES` spare frames on each side) run as
+    the frames arrive. The concatenated output equals ``synthesize(mel, chunk_frames=chunk_frames)``
+    to float rounding; memory is bounded by the chunk and its context, whatever the stream length.
+    """
+
+    def __init__(
+        self,
+        model: SpectralVocoder,
+        dtype: torch.dtype | None = None,
+        phase_refine_iters: int | None = None,
+        chunk_frames: int = 1024,
+    ):
+        if chunk_frames < 1:
+            raise ValueError(f"chunk_frames must be positive, got {chunk_frames}")
+        self.model = model.eval()
+        iters = model.config.phase_refine_iters if phase_refine_iters is None else int(phase_refine_iters)
+        if iters < 0:
+            raise ValueError(f"phase_refine_iters must be >= 0, got {phase_refine_iters}")
+        self.iters, self.chunk = iters, int(chunk_frames)
+        self.net = model.backbone if dtype is None else model.fast_backbone(dtype)
+        self.ctx, self.margin = model.receptive_field, model.chunk_margin(iters)
+        self.device = model._param_device()
+        self.buf: torch.Tensor | None = None
+        self.offset = 0  # global index of the first frame in ``buf``
+        self.next = 0  # first output frame not yet synthesised
+
+    def _check(self, mel: torch.Tensor) -> torch.Tensor:
+        return VocoderStreamer._check(self, mel)  # type: ignore[arg-type]
+
+    def _chunk(self, s: int, e: int, n: int) -> torch.Tensor:
+        assert self.buf is not None
+        return self.model._chunk_audio(self.net, self.buf, self.offset, s, e, n, self.ctx, self.iters)
+
+    @torch.inference_mode()
+    def push(self, mel: torch.Tensor) -> torch.Tensor:
+        """Log-mel frames ``(B, n_mels, n)`` -> the audio ``(B, t)`` that is now final."""
+        mel = self._check(mel)
+        self.buf = mel if self.buf is None else torch.cat((self.buf, mel), dim=-1)
+        out = [self.buf.new_zeros(self.buf.shape[0], 0)]
+        while True:
+            avail = self.offset + self.buf.shape[-1]
+            e = self.next + self.chunk
+            if e + self.margin + 1 + self.ctx > avail:  # the chunk's right context has not arrived
+                break
+            out.append(self._chunk(self.next, e, avail))
+            self.next = e
+            drop = max(0, self.next - self.margin - self.ctx - self.offset)
+            self.buf, self.offset = self.buf[..., drop:], self.offset + drop
+        return torch.cat(out, dim=-1)
+
+    @torch.inference_mode()
+    def flush(self) -> torch.Tensor:
+        """The rest of the audio; the stream is closed afterwards."""
+        n = self.offset + (0 if self.buf is None else self.buf.shape[-1])
+        if n < 2:
+            raise ValueError(f"need at least 2 mel frames (output length hop * (N - 1)), got {n}")
+        assert self.buf is not None
+        out = [self.buf.new_zeros(self.buf.shape[0], 0)]
+        out += [self._chunk(s, min(s + self.chunk, n - 1), n) for s in range(self.next, n - 1, self.chunk)]
+        self.buf = None
+        return torch.cat(out, dim=-1)
+
+
 def vocode_blocks(
     model: SpectralVocoder,
     blocks: Iterable[torch.Tensor],
     sample_rate: int,
     dtype: torch.dtype | None = None,
+    chunk_frames: int = 1024,
 ) -> Iterator[torch.Tensor]:
     """Analysis-resynthesis of a long recording with bounded memory: audio blocks ``(C, t)`` at
     ``sample_rate`` (channels averaged to mono; resampled to the model's rate with the streaming
     sinc resampler) -> output audio blocks ``(1, t')``. The concatenation equals
     ``model.synthesize(model.mel(audio))`` at the model's rate (APNet: to float rounding; APNet2:
-    with running GRN statistics, in float32)."""
+    with running GRN statistics, in float32); for a model with ``phase_refine_iters > 0`` it equals
+    ``model.synthesize(mel, chunk_frames=chunk_frames)`` (see :class:`RefiningStreamer`)."""
     sr = int(sample_rate)
     resample = StreamingResample(sr, model.sample_rate) if sr != model.sample_rate else None
     if model.global_context and dtype not in (None, torch.float32):
         dtype = torch.float32  # APNet2's running GRN statistics run in float32 only
     mel = StreamingMel(model.mel_extractor)
-    voc = model.stream(dtype=dtype)
+    if model.config.phase_refine_iters:
+        voc: VocoderStreamer | RefiningStreamer = RefiningStreamer(model, dtype, chunk_frames=chunk_frames)
+    else:
+        voc = model.stream(dtype=dtype)
 
     def frames(x: torch.Tensor) -> Iterator[torch.Tensor]:
         m = mel.push(x)

@@ -9,20 +9,21 @@ import pytest
 import torch
 
 from audiokit import metrics
-from audiokit.assets import speech_files
+from audiokit.assets import PRETRAINED_DIR, speech_files
 from audiokit.bwe import APBWE, simulate_narrowband
-from audiokit.cli.bwe import bundled_model_dir
 from audiokit.frontend import sinc_resample
 from audiokit.io import load
+
+TINY = PRETRAINED_DIR / "ap_bwe_tiny_8k_16k"
 
 
 @pytest.fixture(scope="module")
 def model() -> APBWE:
-    return APBWE.from_pretrained(bundled_model_dir())
+    return APBWE.from_pretrained(TINY)
 
 
 def test_release_files_and_config(model):
-    path = bundled_model_dir()
+    path = TINY
     for name in ("model.safetensors", "config.json", "MODEL_CARD.md", "eval.json", "SHA256SUMS"):
         assert (path / name).is_file(), name
     for line in (path / "SHA256SUMS").read_text().splitlines():  # the weights are the released ones

@@ -126,10 +126,10 @@ def test_official_checkpoint_file(in_dir, tmp_path, capsys):
     assert (info.samplerate, info.frames) == (48000, 48000)  # 1 s at 8 kHz -> 1 s at 48 kHz
 
 
-def test_default_model_is_the_bundled_tiny_one(in_dir, tmp_path):
+def test_default_model_is_the_bundled_one(in_dir, tmp_path):
     (in_dir / "broken.wav").unlink()
     if not (bundled_model_dir() / "model.safetensors").exists():
-        pytest.fail("the bundled tiny model pretrained/ap_bwe_tiny_8k_16k is missing")
+        pytest.fail(f"the bundled default model {bundled_model_dir()} is missing")
     assert main(["bwe", str(in_dir), str(tmp_path / "o"), "--no-progress"]) == 0
     assert sf.info(tmp_path / "o" / "a.wav").samplerate == 16000
 
@@ -163,7 +163,7 @@ def test_demo_step(tmp_path):
     assert main(["demo", str(tmp_path / "demo"), "--only", "bwe", "--fast"]) == 0
     summary = (tmp_path / "demo" / "summary.md").read_text()
     assert "Bandwidth extension" in summary and "Step failed" not in summary
-    assert "AP-BWE (tiny)" in summary and "sinc upsampling" in summary
+    assert f"AP-BWE ({bundled_model_dir().name})" in summary and "sinc upsampling" in summary
     pngs = list((tmp_path / "demo" / "bwe").glob("*.png"))
     assert pngs and sf.info(next((tmp_path / "demo" / "bwe").glob("*_ap_bwe_16k.wav"))).samplerate == 16000
 

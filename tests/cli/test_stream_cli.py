@@ -77,7 +77,9 @@ def test_vocode_stream_resamples_with_the_sinc_resampler(tmp_path):
     sf.write(src / "a.wav", x22[0].numpy(), 22050, subtype="FLOAT")
     _run(["vocode", str(src), str(tmp_path / "out"), "--stream", "on"])
     got, sr = sf.read(tmp_path / "out" / "a.wav")
-    model = APNet.from_pretrained("apnet_tiny")
+    from audiokit.cli.vocode import DEFAULT_MODEL
+
+    model = APNet.from_pretrained(DEFAULT_MODEL)
     ref = model.synthesize(model.mel(sinc_resample(x22, 22050, 16000)), dtype=torch.float32)[0].numpy()
     assert sr == 16000 and got.shape == ref.shape
     assert snr_db(ref, got) > 70

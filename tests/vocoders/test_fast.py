@@ -109,13 +109,12 @@ def test_bf16_calibration_moves_sensitive_blocks_to_fp32():
     """Calibration on the bundled tiny APNet with a bar that plain bf16 misses (3 dB above what every
     block in bf16 gives on the calibration clip): it keeps the most sensitive blocks in fp32, one at
     a time, until the bar is met, and the engine it builds is also better on another clip."""
-    from audiokit.assets import speech_path
-    from audiokit.cli.vocode import default_checkpoint
+    from audiokit.assets import PRETRAINED_DIR, speech_path
     from audiokit.io import load
     from audiokit.vocoders import SpectralVocoder
     from audiokit.vocoders.fast import calibration_mel
 
-    model = SpectralVocoder.from_pretrained(default_checkpoint())
+    model = SpectralVocoder.from_pretrained(PRETRAINED_DIR / "apnet_tiny")
     cal = calibration_mel(model)
     cal_ref = model.synthesize(cal)
     plain = model.fast_backbone(torch.bfloat16, min_snr_db=0.0)

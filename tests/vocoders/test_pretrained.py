@@ -1,4 +1,5 @@
-"""The bundled tiny APNet: it loads, vocodes, its model card numbers are reproducible, the demo runs."""
+"""The bundled tiny APNet: it loads, its model card numbers are reproducible; the demo and ``vocode``
+run with the default model."""
 
 from __future__ import annotations
 
@@ -7,28 +8,29 @@ import json
 import pytest
 import torch
 
-from audiokit.assets import speech_files
+from audiokit.assets import PRETRAINED_DIR, speech_files
 from audiokit.cli import main
-from audiokit.cli.vocode import default_checkpoint
 from audiokit.io import load
 from audiokit.vocoders import APNet, SpectralVocoder
 from audiokit.vocoders.evaluation import evaluate_resynthesis
 
+TINY = PRETRAINED_DIR / "apnet_tiny"
+
 
 @pytest.fixture(scope="module")
 def tiny():
-    return SpectralVocoder.from_pretrained(default_checkpoint())
+    return SpectralVocoder.from_pretrained(TINY)
 
 
 def test_bundled_model_loads(tiny):
     assert isinstance(tiny, APNet) and tiny.sample_rate == 16000 and not tiny.weight_normed
-    card = (default_checkpoint() / "MODEL_CARD.md").read_text()
+    card = (TINY / "MODEL_CARD.md").read_text()
     assert "Griffin-Lim" in card and "PESQ" in card
 
 
 def test_model_card_numbers_are_reproducible(tiny):
     """Re-measure the bundled-clip row of metrics.json (the model card's numbers)."""
-    measured = json.loads((default_checkpoint() / "metrics.json").read_text())
+    measured = json.loads((TINY / "metrics.json").read_text())
     row = measured["bundled clips (audiokit/assets/speech)"]
     clips = [(p.stem, load(p, sr=16000, mono=True)[0][0]) for p in speech_files(16000)]
     s = evaluate_resynthesis(tiny, clips, names=("pesq", "stoi", "lsd"), gl_iters=32)
@@ -57,4 +59,4 @@ def test_vocode_cli_default_checkpoint(tmp_path, capsys):
     out, _ = load(tmp_path / "out" / "a.wav")
     assert out.shape[-1] == 80 * (sr // 2 // 80) and torch.isfinite(out).all()
     assert main(["vocode", str(src), str(tmp_path / "o2"), "--model", "apnet2"]) == 2
-    assert "bundled tiny model is an APNet" in capsys.readouterr().err
+    assert "bundled default model is an APNet" in capsys.readouterr().err
