@@ -30,6 +30,7 @@ print("installed:", audiokit.__file__, "models in", a.PRETRAINED_DIR)
 PY
 "$ak" models | tee models.txt
 grep -q apnet_tiny models.txt && grep -q ap_bwe_tiny_8k_16k models.txt
+grep -q apnet_realspeech_16k models.txt && grep -q ap_bwe_realspeech_8k_16k models.txt  # the defaults
 mkdir -p in16 in8
 cp "$("$tmp/venv/bin/python" -c 'from audiokit.assets import speech_path; print(speech_path("slt_16k.wav"))')" in16/
 "$tmp/venv/bin/python" -c 'import soundfile as sf, soxr; x, sr = sf.read("in16/slt_16k.wav"); sf.write("in8/slt_8k.wav", soxr.resample(x, sr, 8000), 8000)'
