@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -148,6 +149,14 @@ def main() -> int:
     ap.add_argument("--data", default="data/realspeech")
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument(
+        "--checkpoint",
+        default=None,
+        help="the run's step_*.pt to release, or a folder it was exported to (then --step says its step); "
+        "default: the newest checkpoint (choose by validation, e.g. when later steps got worse)",
+    )
+    ap.add_argument("--step", type=int, default=None, help="step of a --checkpoint folder")
+    ap.add_argument("--card-note", default="", help="a sentence for the card (how the checkpoint was chosen)")
+    ap.add_argument(
         "--phase-refine",
         type=int,
         default=32,
@@ -170,15 +179,29 @@ def main() -> int:
     from audiokit.train.checkpoint import latest_checkpoint
 
     run, out = Path(args.run_dir), Path(args.out_dir)
-    ckpt = latest_checkpoint(run / "checkpoints")
-    if ckpt is None:
-        print(f"error: no checkpoint in {run}/checkpoints", file=sys.stderr)
+    ckpt = Path(args.checkpoint) if args.checkpoint else latest_checkpoint(run / "checkpoints")
+    if ckpt is None or not ckpt.exists():
+        print(f"error: no checkpoint {ckpt or 'in ' + str(run / 'checkpoints')}", file=sys.stderr)
         return 2
-    export_checkpoint(ckpt, out)
+    if ckpt.is_dir():  # already exported
+        if args.step is None:
+            print("error: --checkpoint FOLDER needs --step", file=sys.stderr)
+            return 2
+        out.mkdir(parents=True, exist_ok=True)
+        for name in ("config.json", "model.safetensors"):
+            shutil.copyfile(ckpt / name, out / name)
+        step = args.step
+    else:
+        export_checkpoint(ckpt, out)
+        step = int(ckpt.stem.split("_")[-1])
     (out / "SHA256SUMS").unlink(missing_ok=True)
     torch.set_num_threads(1)
     data = Path(args.data)
-    results: dict = {"checkpoint_step": int(ckpt.stem.split("_")[-1])}
+    from audiokit.train import read_log
+
+    run_steps = max((r["step"] for r in read_log(run)), default=None)
+    results: dict = {"checkpoint_step": step, "run_steps": run_steps}
+    results["checkpoint_chosen"] = "newest" if args.checkpoint is None else "chosen on validation"
     previous = json.loads(Path(args.previous).read_text()) if args.previous else {}
     results["checkpoint_step"] += previous.get("checkpoint_step", 0)  # counted from the first run
     if args.kind == "vocoder":
@@ -223,12 +246,12 @@ def main() -> int:
     results["learning_curve"] = curve
     results["training_minutes"] = curve[-1]["minutes"] if curve else None
     (out / "metrics.json").write_text(json.dumps(results, indent=1) + "\n")
-    (out / "MODEL_CARD.md").write_text(card(args.kind, model, run, results, curve))
+    (out / "MODEL_CARD.md").write_text(card(args.kind, model, run, results, curve, args.card_note))
     print(json.dumps({k: v for k, v in results.items() if k != "learning_curve"}, indent=1))
     return 0
 
 
-def card(kind: str, model, run: Path, results: dict, curve: list[dict]) -> str:
+def card(kind: str, model, run: Path, results: dict, curve: list[dict], note: str = "") -> str:
     n_params = sum(p.numel() for p in model.parameters())
     cfg_text = (run / "config.yaml").read_text()
     minutes = curve[-1]["minutes"] if curve else float("nan")
@@ -273,12 +296,14 @@ def card(kind: str, model, run: Path, results: dict, curve: list[dict]) -> str:
             "",
             "So on real speech this model's quality is that of Griffin-Lim from the same mel (the table): "
             "the target 'beat Griffin-Lim' is met at parity, not by a margin. The learning curve below "
-            "(network phase only) shows what more training does.",
+            "(network phase only) is flat over the last stage: more CPU training does not move the phase "
+            "branch; the paper trains 1-2 M steps on a GPU." + (f" {note}" if note else ""),
             "",
             f"- parameters: {n_params:,}; input: 80-band log-mel (n_fft {model.config.n_fft}, hop "
             f"{model.hop_length}, window {model.config.win_length}); output {model.sample_rate} Hz",
-            f"- training: {results['checkpoint_step']} steps, {minutes:.0f} min wall clock on a "
-            "2-core CPU, in stages (config of the last stage below)",
+            f"- training: {minutes:.0f} min wall clock on a 2-core CPU, in stages (config of the last stage "
+            f"below); released checkpoint: step {results['checkpoint_step']} counted over all stages "
+            f"({results['checkpoint_chosen']}; the last stage ran {results['run_steps']} steps)",
             "",
             "## Held-out real speech (analysis-resynthesis from the model's own log-mel)",
             "",
@@ -314,8 +339,9 @@ def card(kind: str, model, run: Path, results: dict, curve: list[dict]) -> str:
             "(`recipes/realspeech/release.py`, sweep below); rows '0 dB' show the raw model.",
             "",
             f"- parameters: {n_params:,}; input 8 kHz narrowband, output 16 kHz",
-            f"- training: {results['checkpoint_step']} steps, {minutes:.0f} min wall clock on a "
-            "2-core CPU, in stages (config of the last stage below)",
+            f"- training: {minutes:.0f} min wall clock on a 2-core CPU, in stages (config of the last stage "
+            f"below); released checkpoint: step {results['checkpoint_step']} counted over all stages "
+            f"({results['checkpoint_chosen']}; the last stage ran {results['run_steps']} steps)",
             "",
             "## Held-out real speech",
             "",
