@@ -171,11 +171,14 @@ def vocode_file(item, spec: dict[str, Any]) -> dict[str, Any]:
         record.update(input_sample_rate=meta.sample_rate, input_channels=meta.channels)
         if streams(spec.get("stream", "off"), meta.frames / meta.sample_rate):
             chunk = _chunk_frames(spec["chunk_seconds"], sr, model.hop_length) or STREAM_REFINE_CHUNK_FRAMES
-            return {**record, **_vocode_streamed(model, item, meta.sample_rate, dtype, chunk)}
+            refine = spec.get("phase_refine")
+            return {**record, **_vocode_streamed(model, item, meta.sample_rate, dtype, chunk, refine)}
         wav, _ = load(item.src, sr=sr, mono=True)
         mel = model.mel(wav[0], sample_rate=sr)
     chunk = _chunk_frames(spec["chunk_seconds"], sr, model.hop_length)
-    audio = model.synthesize(mel, chunk_frames=chunk, dtype=dtype)[0]
+    audio = model.synthesize(
+        mel, chunk_frames=chunk, dtype=dtype, phase_refine_iters=spec.get("phase_refine")
+    )[0]
     save(item.dst, audio, sr)
     record.update(frames=int(mel.shape[-1]), seconds_out=round(audio.shape[-1] / sr, 3))
     return record
@@ -186,7 +189,9 @@ def _chunk_frames(seconds: float, sr: int, hop: int) -> int | None:
     return int(seconds * sr / hop) if seconds > 0 else None
 
 
-def _vocode_streamed(model, item, sample_rate: int, dtype, chunk_frames: int) -> dict[str, Any]:
+def _vocode_streamed(
+    model, item, sample_rate: int, dtype, chunk_frames: int, phase_refine_iters: int | None = None
+) -> dict[str, Any]:
     """``item.src`` read, vocoded and written block by block (bounded memory; the input is resampled
     by the streaming sinc resampler instead of soxr)."""
     from audiokit.cli._common import STREAM_BLOCK_SECONDS
@@ -195,7 +200,7 @@ def _vocode_streamed(model, item, sample_rate: int, dtype, chunk_frames: int) ->
 
     blocks = iter_blocks(item.src, int(STREAM_BLOCK_SECONDS * sample_rate))
     with BlockWriter(item.dst, model.sample_rate, 1) as out:
-        for y in vocode_blocks(model, blocks, sample_rate, dtype, chunk_frames):
+        for y in vocode_blocks(model, blocks, sample_rate, dtype, chunk_frames, phase_refine_iters):
             out.write(y)
     return {"streamed": True, "seconds_out": round(out.frames / model.sample_rate, 3)}
 

@@ -249,20 +249,23 @@ def vocode_blocks(
     sample_rate: int,
     dtype: torch.dtype | None = None,
     chunk_frames: int = 1024,
+    phase_refine_iters: int | None = None,
 ) -> Iterator[torch.Tensor]:
     """Analysis-resynthesis of a long recording with bounded memory: audio blocks ``(C, t)`` at
     ``sample_rate`` (channels averaged to mono; resampled to the model's rate with the streaming
     sinc resampler) -> output audio blocks ``(1, t')``. The concatenation equals
     ``model.synthesize(model.mel(audio))`` at the model's rate (APNet: to float rounding; APNet2:
-    with running GRN statistics, in float32); for a model with ``phase_refine_iters > 0`` it equals
-    ``model.synthesize(mel, chunk_frames=chunk_frames)`` (see :class:`RefiningStreamer`)."""
+    with running GRN statistics, in float32); with phase refinement (``phase_refine_iters``, default
+    the model's setting) it equals ``model.synthesize(mel, chunk_frames=chunk_frames)`` (see
+    :class:`RefiningStreamer`)."""
     sr = int(sample_rate)
     resample = StreamingResample(sr, model.sample_rate) if sr != model.sample_rate else None
     if model.global_context and dtype not in (None, torch.float32):
         dtype = torch.float32  # APNet2's running GRN statistics run in float32 only
     mel = StreamingMel(model.mel_extractor)
-    if model.config.phase_refine_iters:
-        voc: VocoderStreamer | RefiningStreamer = RefiningStreamer(model, dtype, chunk_frames=chunk_frames)
+    iters = model.config.phase_refine_iters if phase_refine_iters is None else int(phase_refine_iters)
+    if iters:
+        voc: VocoderStreamer | RefiningStreamer = RefiningStreamer(model, dtype, iters, chunk_frames)
     else:
         voc = model.stream(dtype=dtype)
 

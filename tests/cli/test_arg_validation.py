@@ -56,6 +56,8 @@ CASES = [
     ("vocode {d}/in {o} --workers -1", "--workers"),
     ("vocode {d}/in {o} --workers 0", "--workers"),
     ("vocode {d}/in {o} --threads -2", "--threads"),
+    ("vocode {d}/in {o} --phase-refine -1", "--phase-refine"),
+    ("vocode {d}/in {o} --phase-refine 2.5", "--phase-refine"),
     ("vocode {d}/in {o} --chunk-seconds 0.0001", "--chunk-seconds"),
     ("vocode {d}/in {o} --chunk-seconds nan", "--chunk-seconds"),
     ("vocode {d}/in {o} --chunk-seconds -1", "--chunk-seconds"),
