@@ -60,7 +60,7 @@ def _args(srv, bench, out, index="index.jsonl", *extra):
         "--target-arg", f"base_url={srv.base_url}",
         "--target-arg", "model=fake-audio-llm",
         "--target-arg", "api_key_env=RT_LOOP_KEY",
-        "--target-arg", "timeout=8.0",  # above any stall of a loaded machine: only the injected hang
+        "--target-arg", "timeout=20.0",  # above any stall of a loaded machine: only the injected hang
         "--target-arg", "backoff=0.05",
         "--target-arg", "judge_model=fake-judge",
         "--target-arg", "metrics=refusal,similarity,llm",
@@ -79,7 +79,7 @@ def test_refusal_objective_with_faults_interruption_resume_cache_and_report(
     out = tmp_path / "out"
     monkeypatch.setenv("RT_LOOP_KEY", KEY)
     server.inject("429", 1, "audio", seconds=0.3)
-    server.inject("timeout", 1, "audio", seconds=8.5)
+    server.inject("timeout", 1, "audio", seconds=20.5)
     server.inject("malformed", 1, "audio")
     # 1. a run in a subprocess (debug logs on), interrupted once the first item is done (the
     # server holds every request on the second clip for 2 s, so that item is still in flight)
@@ -131,7 +131,7 @@ def test_refusal_objective_with_faults_interruption_resume_cache_and_report(
     dup = sum(c - 1 for c in server.answered.values() if c > 1)
     assert 1 <= dup <= 2
     text = log.read_text()
-    assert "HTTP 429" in text and "timed out after 8 s" in text and "malformed reply" in text
+    assert "HTTP 429" in text and "timed out after 20 s" in text and "malformed reply" in text
     # 3. a full rerun (--force) pays nothing: every query comes from the cache
     n = server.counts["requests"]
     assert main(_args(server, bench, out, "index.jsonl", "--force")) == 0
