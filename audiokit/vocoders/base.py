@@ -80,6 +80,7 @@ class _WithPrior(nn.Module):
         super().__init__()
         self.engine = engine
         self.add_prior = model._add_amplitude_prior
+        self.precision = getattr(engine, "precision", None)  # what the engine reports (bf16 calibration)
 
     def forward(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return self.add_prior(mel, self.engine(mel))
