@@ -94,6 +94,19 @@ def running_grn_backbone(model) -> _RunningGRN:
     return _RunningGRN(model)
 
 
+def _check_mel(mel: torch.Tensor, n_mels: int, device: torch.device) -> torch.Tensor:
+    """A pushed log-mel as ``(B, n_mels, n)`` on ``device``; ``ValueError`` naming what is wrong."""
+    if not isinstance(mel, torch.Tensor):
+        raise ValueError(f"push expects a log-mel tensor (B, {n_mels}, n), got {type(mel).__name__}")
+    if mel.dim() == 2:
+        mel = mel[None]
+    if mel.dim() != 3 or mel.shape[1] != n_mels:
+        raise ValueError(f"push expects a log-mel of shape (B, {n_mels}, n), got {tuple(mel.shape)}")
+    if not mel.is_floating_point() or not torch.isfinite(mel).all():
+        raise ValueError("push expects a finite float log-mel")
+    return mel.to(device)
+
+
 class VocoderStreamer:
     """``push(mel (B, n_mels, n)) -> audio (B, t)``, ``flush() -> audio (B, t)``.
 
@@ -143,16 +156,7 @@ class VocoderStreamer:
         return lookahead_samples(self.model)
 
     def _check(self, mel: torch.Tensor) -> torch.Tensor:
-        n_mels = self.model.n_mels
-        if not isinstance(mel, torch.Tensor):
-            raise ValueError(f"push expects a log-mel tensor (B, {n_mels}, n), got {type(mel).__name__}")
-        if mel.dim() == 2:
-            mel = mel[None]
-        if mel.dim() != 3 or mel.shape[1] != n_mels:
-            raise ValueError(f"push expects a log-mel of shape (B, {n_mels}, n), got {tuple(mel.shape)}")
-        if not mel.is_floating_point() or not torch.isfinite(mel).all():
-            raise ValueError("push expects a finite float log-mel")
-        return mel.to(self.device)
+        return _check_mel(mel, self.model.n_mels, self.device)
 
     def _synth(self, out) -> torch.Tensor:
         if out is None:
@@ -207,7 +211,7 @@ class RefiningStreamer:
         self.next = 0  # first output frame not yet synthesised
 
     def _check(self, mel: torch.Tensor) -> torch.Tensor:
-        return VocoderStreamer._check(self, mel)  # type: ignore[arg-type]
+        return _check_mel(mel, self.model.n_mels, self.device)
 
     def _chunk(self, s: int, e: int, n: int) -> torch.Tensor:
         assert self.buf is not None
