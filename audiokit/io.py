@@ -25,6 +25,7 @@ __all__ = [
     "info",
     "load",
     "resample",
+    "resample_blocks",
     "save",
     "atomic_write",
     "check_audio",
@@ -32,6 +33,7 @@ __all__ = [
     "PEAK_MODES",
     "limit_peaks",
     "iter_blocks",
+    "release_free_memory",
     "BlockWriter",
     "write_blocks",
     "format_for",
@@ -124,6 +126,38 @@ def resample(
     return torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32)).to(t.device)
 
 
+def resample_blocks(
+    blocks: Iterable[torch.Tensor | np.ndarray], orig_sr: int, target_sr: int, quality: str = "VHQ"
+) -> Iterator[torch.Tensor]:
+    """:func:`resample` on a stream of ``(C, t)`` blocks (soxr's streaming resampler): the blocks
+    yielded together equal :func:`resample` of the whole signal, while memory stays bounded by a
+    block. ``orig_sr == target_sr`` passes the blocks through (as float32)."""
+    if orig_sr <= 0 or target_sr <= 0:
+        raise ValueError(f"sample rates must be positive, got {orig_sr} -> {target_sr}")
+    stream: soxr.ResampleStream | None = None
+    channels = 0
+    for block in blocks:
+        t = torch.as_tensor(block)
+        if t.dim() != 2:
+            raise ValueError(f"resample_blocks expects (C, t) blocks, got shape {tuple(t.shape)}")
+        if orig_sr == target_sr:
+            yield t.to(torch.float32)
+            continue
+        if stream is None:
+            channels = t.shape[0]
+            stream = soxr.ResampleStream(orig_sr, target_sr, channels, dtype="float32", quality=quality)
+        elif t.shape[0] != channels:
+            raise ValueError(f"resample_blocks: a block has {t.shape[0]} channels, the first had {channels}")
+        x = np.ascontiguousarray(t.detach().cpu().to(torch.float32).numpy().T)
+        y = stream.resample_chunk(x)
+        if y.shape[0]:
+            yield torch.from_numpy(np.ascontiguousarray(y.reshape(y.shape[0], -1).T))
+    if stream is not None:
+        y = stream.resample_chunk(np.zeros((0, channels), dtype=np.float32), last=True)
+        if y.shape[0]:
+            yield torch.from_numpy(np.ascontiguousarray(y.reshape(y.shape[0], -1).T))
+
+
 def load(path: str | os.PathLike, sr: int | None = None, mono: bool = False) -> tuple[torch.Tensor, int]:
     """Load an audio file as a float32 tensor ``(C, T)`` in [-1, 1].
 
@@ -186,6 +220,31 @@ def limit_peaks(
     return np.clip(x, -ceiling, ceiling).astype(np.float32), report
 
 
+def _load_malloc_trim() -> Callable[[int], int] | None:
+    try:
+        import ctypes
+
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc (macOS, musl, Windows)
+        return None
+
+
+_MALLOC_TRIM = _load_malloc_trim()
+
+
+def release_free_memory() -> None:
+    """Hand the allocator's free pages back to the system (glibc ``malloc_trim``; elsewhere nothing).
+
+    Streaming loops allocate and free block-sized buffers of varying sizes; glibc keeps the freed
+    pages in its heap (its mmap threshold rises after the first large frees), so without this the
+    resident memory of a streamed file creeps up with its length (measured: 0.37 -> 0.68 GB over
+    10 min of binaural features) although nothing is kept. Called once per block by
+    :func:`iter_blocks` and :meth:`BlockWriter.write`; it costs well under a millisecond.
+    """
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
+
+
 def iter_blocks(path: str | os.PathLike, block_frames: int) -> Iterator[torch.Tensor]:
     """The samples of an audio file as float32 blocks ``(C, t)`` of at most ``block_frames`` frames,
     read one at a time (memory bounded by the block, not the file), validated as :func:`load` does.
@@ -211,6 +270,7 @@ def iter_blocks(path: str | os.PathLike, block_frames: int) -> Iterator[torch.Te
             if not np.isfinite(data).all():
                 raise ValueError(f"{meta.path}: audio contains NaN or Inf samples")
             n += data.shape[0]
+            release_free_memory()  # what the previous block's processing freed
             yield torch.from_numpy(np.ascontiguousarray(data.T))
     if n == 0:
         raise ValueError(f"{meta.path}: audio file has zero length")
@@ -271,6 +331,7 @@ class BlockWriter:
         assert self._file is not None, "use BlockWriter in a with block"
         self._file.write(x.T)
         self.frames += x.shape[1]
+        release_free_memory()
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if self._file is not None:

@@ -123,23 +123,25 @@ def add_batch_arguments(p: argparse.ArgumentParser, workers: bool = True) -> Non
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
-#: Files longer than this are streamed by ``--stream auto`` (the default of ``vocode`` and ``bwe``).
+#: Files longer than this are streamed by ``--stream auto`` (the default of ``vocode``, ``bwe``,
+#: ``synth timbre-transfer`` and ``masker rank``).
 STREAM_AUTO_SECONDS = 300.0
 #: Input read per block when streaming a file.
 STREAM_BLOCK_SECONDS = 10.0
 
 
-def add_stream_argument(p: argparse.ArgumentParser) -> None:
+def add_stream_argument(
+    p: argparse.ArgumentParser, equality: str = "output equal to the whole-file result to float rounding"
+) -> None:
     """``--stream auto|on|off``: process a file block by block through the model's streamer, so
-    memory is bounded by the block, not the file."""
+    memory is bounded by the block, not the file (``equality``: how the result compares)."""
     p.add_argument(
         "--stream",
         choices=["auto", "on", "off"],
         default="auto",
         help="read, process and write each file in blocks of "
-        f"{STREAM_BLOCK_SECONDS:g} s (memory bounded by the block, not the file; output equal to the "
-        f"whole-file result to float rounding); auto (default): for files longer than "
-        f"{STREAM_AUTO_SECONDS / 60:g} min",
+        f"{STREAM_BLOCK_SECONDS:g} s (memory bounded by the block, not the file; {equality}); "
+        f"auto (default): for files longer than {STREAM_AUTO_SECONDS / 60:g} min",
     )
 
 

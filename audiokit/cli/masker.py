@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from audiokit.cli._common import (
+    add_stream_argument,
     check_gain_db,
     existing_dir,
     existing_file,
@@ -58,6 +59,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--model", default=None, help="model folder or bundled name (default masker_tiny)")
     r.add_argument("--out", default=None, help="CSV of every pair (default: print only)")
     r.add_argument("--select", choices=["mean", "risk"], default="mean", help="rank by mean or mean - k*std")
+    add_stream_argument(
+        r, "features equal to the whole-file ones, A-weighted levels within 0.02 dB, by 1.5 s frames"
+    )
     r.add_argument("--risk-k", type=finite_float, default=1.0, help="k of the risk-aware score (default 1)")
     r.add_argument(
         "--threshold", type=finite_float, default=0.0, help="pleasantness threshold of p_exceed (default 0)"
@@ -106,7 +110,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.set_defaults(func=run_mix)
 
 
-def _load_bank(args: argparse.Namespace, n_samples: int):
+def _load_bank(args: argparse.Namespace, n_samples: int, streamed: bool = False):
     """The masker bank for ``args.maskers``, reused from ``--cache`` when its sources still match."""
     import os
 
@@ -132,7 +136,7 @@ def _load_bank(args: argparse.Namespace, n_samples: int):
             note = "could not be read (cached result; delete the cache to retry)"
             bank.failures = {k: note for k in sources if k not in bank.names}
             return bank
-    bank = MaskerBank.from_files([folder / f for f in files], n_samples, root=folder)
+    bank = MaskerBank.from_files([folder / f for f in files], n_samples, root=folder, streamed=streamed)
     if cache is not None:
         bank.save(cache, sources)
     return bank
@@ -143,8 +147,9 @@ def run_rank(args: argparse.Namespace) -> int:
 
     from audiokit.batch import prepare_out_file, printable
     from audiokit.cli import CLIError
-    from audiokit.io import load
-    from audiokit.soundscape import ARAUS_SAMPLE_RATE, load_model, rank_maskers
+    from audiokit.cli._common import STREAM_BLOCK_SECONDS, streams
+    from audiokit.io import info, iter_blocks, load
+    from audiokit.soundscape import ARAUS_SAMPLE_RATE, load_model, rank_maskers, rank_maskers_stream
 
     path = existing_file(args.soundscape)
     gains = parse_range(args.gains)
@@ -158,14 +163,15 @@ def run_rank(args: argparse.Namespace) -> int:
         model = load_model(args.model)
     except FileNotFoundError as e:
         raise CLIError(str(e)) from None
-    wav, sr = load(path)
-    n = round(wav.shape[-1] * ARAUS_SAMPLE_RATE / sr) if sr != ARAUS_SAMPLE_RATE else wav.shape[-1]
-    bank = _load_bank(args, n)
-    ranking = rank_maskers(
-        wav,
-        sr,
-        bank,
-        np.asarray(gains),
+    try:
+        meta = info(path)
+    except ValueError as e:
+        raise CLIError(str(e)) from None
+    sr = meta.sample_rate
+    n = round(meta.frames * ARAUS_SAMPLE_RATE / sr) if sr != ARAUS_SAMPLE_RATE else meta.frames
+    streamed = streams(args.stream, meta.duration)
+    bank = _load_bank(args, n, streamed)
+    options = dict(
         model=model,
         select=args.select,
         risk_k=args.risk_k,
@@ -173,6 +179,12 @@ def run_rank(args: argparse.Namespace) -> int:
         gain_reference=args.gain_reference,
         soundscape_gain_db=args.soundscape_gain_db,
     )
+    if streamed:  # read block by block: memory bounded by the block, not the recording
+        blocks = iter_blocks(path, int(STREAM_BLOCK_SECONDS * sr))
+        ranking = rank_maskers_stream(blocks, sr, bank, np.asarray(gains), **options)
+    else:
+        wav, _ = load(path)
+        ranking = rank_maskers(wav, sr, bank, np.asarray(gains), **options)
     score = "mean" if args.select == "mean" else f"mean - {args.risk_k:g}*std"
     print(f"{path.name}: {len(bank)} maskers x {len(gains)} gains, ranked by {score}")
     p_col = f"P(>{args.threshold:g})"

@@ -15,6 +15,7 @@ from pathlib import Path
 from audiokit.cli import CLIError
 from audiokit.cli._common import (
     add_batch_arguments,
+    add_stream_argument,
     check_gain_db,
     collect_items,
     existing_file,
@@ -25,8 +26,9 @@ from audiokit.cli._common import (
     seed,
 )
 
-#: Longest ``synth notes`` output in seconds at 16 kHz (memory grows with the number of samples:
-#: about 0.6 MB per second at 16 kHz, so one hour stays near 2 GB); higher rates allow proportionally less.
+#: Longest ``synth notes`` output in seconds at 16 kHz (the audio is rendered and written block by
+#: block, but the frame-rate controls are built whole; the cap keeps absurd durations from filling the
+#: disk). Higher rates allow proportionally less.
 MAX_NOTES_SECONDS = 3600.0
 MAX_NOTES_SAMPLES = int(MAX_NOTES_SECONDS * 16000)
 #: Largest ``--pitch-shift`` magnitude in semitones (eight octaves).
@@ -87,6 +89,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--mix-down", action="store_true", help="average multichannel input to mono (else an error)"
     )
     tt.add_argument("--seed", type=seed, default=0, help="noise seed (default 0)")
+    add_stream_argument(tt)
     add_batch_arguments(tt)
     tt.set_defaults(func=run_timbre_transfer)
 
@@ -137,31 +140,35 @@ def _load_model(model_dir: str):
 
 
 def _transfer_one(job: dict) -> dict:
-    """Load, render and save one file (top level so that worker processes can pickle it)."""
-    from audiokit.io import load, save
+    """Load, render and save one file (top level so that worker processes can pickle it).
+
+    Streamed files (``--stream``) are read, analysed, rendered and written block by block
+    (:meth:`~audiokit.ddsp.model.DDSPAutoencoder.timbre_transfer_blocks`), so memory is bounded by
+    the block; the output equals the whole-file render to float rounding. Either way the output is
+    scaled down to a 0.999 peak when it would exceed it.
+    """
+    from audiokit.cli._common import STREAM_BLOCK_SECONDS, streams
+    from audiokit.io import info, iter_blocks, load, save, write_blocks
 
     model = _load_model(job["model"])
+    meta = info(job["src"])
+    if meta.channels > 1 and not job["mix_down"]:
+        raise ValueError(f"{job['src']}: expected mono audio, got {meta.channels} channels (use --mix-down)")
+    settings = {k: job[k] for k in ("pitch_shift", "loudness_shift", "auto_adjust", "quiet_db", "seed")}
+    sr_out = model.config.sample_rate
+    if model.encoder is None and streams(job.get("stream", "off"), meta.duration):
+        blocks = (b.mean(0) for b in iter_blocks(job["src"], int(STREAM_BLOCK_SECONDS * meta.sample_rate)))
+        audio = model.timbre_transfer_blocks(blocks, meta.sample_rate, **settings)
+        report = write_blocks(job["dst"], (y[None] for y in audio), sr_out, 1, peak="limit", ceiling=0.999)
+        frames = info(job["dst"]).frames
+        return {"streamed": True, "seconds_out": round(frames / sr_out, 3), "peak": round(report["peak"], 4)}
     wav, sr = load(job["src"])
-    if wav.shape[0] > 1:
-        if not job["mix_down"]:
-            raise ValueError(
-                f"{job['src']}: expected mono audio, got {wav.shape[0]} channels (use --mix-down)"
-            )
-        wav = wav.mean(0, keepdim=True)
-    y = model.timbre_transfer(
-        wav[0],
-        sr,
-        pitch_shift=job["pitch_shift"],
-        loudness_shift=job["loudness_shift"],
-        auto_adjust=job["auto_adjust"],
-        quiet_db=job["quiet_db"],
-        seed=job["seed"],
-    )
+    y = model.timbre_transfer(wav.mean(0), sr, **settings)
     peak = float(y.abs().max())
     if peak > 0.999:
         y = y * (0.999 / peak)
-    save(job["dst"], y[None], model.config.sample_rate)
-    return {"seconds_out": round(y.numel() / model.config.sample_rate, 3), "peak": round(peak, 4)}
+    save(job["dst"], y[None], sr_out)
+    return {"seconds_out": round(y.numel() / sr_out, 3), "peak": round(peak, 4)}
 
 
 def _batch_fn(item) -> dict:
@@ -188,6 +195,10 @@ def run_timbre_transfer(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "mix_down": args.mix_down,
     }
+    settings = dict(job)
+    if args.stream != "auto":  # (older jobs have no "stream" entry: auto)
+        settings["stream"] = args.stream
+    job["stream"] = args.stream
     if src.is_file():
         out = Path(args.output)
         if out.is_dir():
@@ -204,7 +215,7 @@ def run_timbre_transfer(args: argparse.Namespace) -> int:
     with open_job(
         "synth timbre-transfer",
         out_dir,
-        job,
+        settings,
         items=items,
         in_dir=src,
         force=args.force,
@@ -218,7 +229,7 @@ def run_timbre_transfer(args: argparse.Namespace) -> int:
             force=args.force,
             progress=not args.no_progress,
             desc="timbre-transfer",
-            base_record={k: v for k, v in job.items() if k != "mix_down"},
+            base_record={k: v for k, v in job.items() if k not in ("mix_down", "stream")},
         )
     return finish(report, "timbre-transfer: ")
 
@@ -264,8 +275,9 @@ def _per_note(spec: str, n: int, name: str) -> list[float]:
 def run_notes(args: argparse.Namespace) -> int:
     import torch
 
-    from audiokit.ddsp.api import notes_to_controls, synthesize
-    from audiokit.io import save
+    from audiokit.ddsp.api import notes_to_controls, synthesize_blocks
+    from audiokit.ddsp.streaming import render_blocks
+    from audiokit.io import write_blocks
 
     notes = [_parse_note(t) for t in args.f0.split(",")]
     durations = _per_note(args.duration, len(notes), "--duration")
@@ -301,15 +313,14 @@ def run_notes(args: argparse.Namespace) -> int:
         vibrato_hz=args.vibrato_hz,
     )
     gen = torch.Generator().manual_seed(args.seed)
-    with torch.no_grad():
-        if model is None:
-            y = synthesize(f0, ld, sample_rate=sr, frame_rate=frame_rate, generator=gen)
-        else:
-            model.processor_group.modules_by_name["filtered_noise"].generator = gen
-            y = model(f0[None], ld[None])["audio"][0]
-    peak = float(y.abs().max())
-    if peak > 0.999:
-        y = y * (0.999 / peak)
-    save(args.output, y[None], sr)
-    print(f"wrote {args.output} ({y.numel() / sr:.2f} s at {sr} Hz)")
+    # rendered and written block by block (memory bounded by the block), scaled to a 0.999 peak
+    if model is None:
+        blocks = synthesize_blocks(f0[None], ld[None], sample_rate=sr, frame_rate=frame_rate, generator=gen)
+    else:
+        blocks = render_blocks(model, f0[None], ld[None], generator=gen)
+    try:
+        write_blocks(args.output, blocks, sr, 1, peak="limit", ceiling=0.999)
+    except ValueError as e:
+        raise CLIError(str(e)) from None
+    print(f"wrote {args.output} ({f0.numel() * (sr // frame_rate) / sr:.2f} s at {sr} Hz)")
     return 0

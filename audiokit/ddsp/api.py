@@ -8,6 +8,7 @@ processors (:mod:`audiokit.ddsp.synths`) do that for network outputs.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import torch
 
@@ -20,6 +21,7 @@ __all__ = [
     "harmonic",
     "filtered_noise",
     "synthesize",
+    "synthesize_blocks",
     "loudness_to_amplitude",
     "default_harmonic_distribution",
     "notes_to_controls",
@@ -137,12 +139,50 @@ def synthesize(
         ``(B, F * sample_rate / frame_rate)`` audio (``(T,)`` for 1-D inputs).
     """
     f0, squeeze = _batch(f0_hz, "f0_hz", 2)
+    blocks = list(
+        synthesize_blocks(
+            f0_hz,
+            loudness_db,
+            harmonic_distribution,
+            noise_magnitudes,
+            sample_rate,
+            frame_rate,
+            generator,
+            block_frames=max(1, f0.shape[1]),
+        )
+    )
+    audio = torch.cat(blocks, dim=-1)
+    return audio[0] if squeeze else audio
+
+
+def synthesize_blocks(
+    f0_hz: torch.Tensor,
+    loudness_db: torch.Tensor,
+    harmonic_distribution: torch.Tensor | None = None,
+    noise_magnitudes: torch.Tensor | None = None,
+    sample_rate: int = 16000,
+    frame_rate: int = 250,
+    generator: torch.Generator | None = None,
+    block_frames: int = 2500,
+) -> Iterator[torch.Tensor]:
+    """:func:`synthesize`, rendered ``block_frames`` frames at a time: yields ``(B, t)`` blocks
+    (``F * sample_rate / frame_rate`` samples in all) that together equal the one-pass output to
+    float rounding, with memory bounded by the block (the controls are frame-local; the phase and
+    the noise filter's tail carry over, :class:`~audiokit.ddsp.oscillators.HarmonicStream` and
+    :class:`~audiokit.ddsp.streaming.FrameFilterStream`)."""
+    from audiokit.ddsp.oscillators import HarmonicStream
+    from audiokit.ddsp.streaming import FrameFilterStream, _Aligner
+
+    f0, _ = _batch(f0_hz, "f0_hz", 2)
     ld, _ = _batch(loudness_db, "loudness_db", 2)
     if f0.shape != ld.shape:
         raise ValueError(f"f0_hz {tuple(f0.shape)} and loudness_db {tuple(ld.shape)} differ")
     if sample_rate % frame_rate:
         raise ValueError(f"sample_rate {sample_rate} must be a multiple of frame_rate {frame_rate}")
+    if block_frames < 1:
+        raise ValueError(f"block_frames must be positive, got {block_frames}")
     b, n_frames = f0.shape
+    hop = sample_rate // frame_rate
     hd = (
         default_harmonic_distribution()
         if harmonic_distribution is None
@@ -153,15 +193,28 @@ def synthesize(
         hd = hd[None, None].expand(b, n_frames, -1)
     elif hd.dim() == 2:
         hd = hd[:, None].expand(b, n_frames, -1)
-    hd = normalize_harmonics(hd, f0, sample_rate)
-    amps = loudness_to_amplitude(ld, hd, f0, sample_rate)
-    n_samples = n_frames * (sample_rate // frame_rate)
-    audio = harmonic_synthesis(f0, amps, hd, n_samples, sample_rate)
-    if noise_magnitudes is not None:
-        mags, _ = _batch(noise_magnitudes, "noise_magnitudes", 3)
-        noise = uniform_noise(b, n_samples, generator, audio.device, audio.dtype)
-        audio = audio + frequency_filter(noise, mags.to(audio.dtype), 0, "same")
-    return audio[0] if squeeze else audio
+    mags = None if noise_magnitudes is None else _batch(noise_magnitudes, "noise_magnitudes", 3)[0]
+    harmonic = HarmonicStream(sample_rate, hop)
+    noise = FrameFilterStream(hop, 0) if mags is not None else None
+    align = _Aligner()
+
+    def mix(h: torch.Tensor, n: torch.Tensor | None) -> torch.Tensor:
+        return h if n is None else sum(align.push(h, n))
+
+    for s in range(0, n_frames, block_frames):
+        sl = slice(s, s + block_frames)
+        f0_b, hd_b = f0[:, sl], normalize_harmonics(hd[:, sl], f0[:, sl], sample_rate)
+        amps = loudness_to_amplitude(ld[:, sl], hd_b, f0_b, sample_rate)
+        h = harmonic.process(f0_b, amps, hd_b)
+        n = None
+        if noise is not None:
+            m = mags[:, sl].to(h.dtype)
+            white = uniform_noise(b, m.shape[1] * hop, generator, h.device, h.dtype)
+            n = noise.push(white, m)
+        y = mix(h, n)
+        if y.shape[-1]:
+            yield y
+    yield mix(harmonic.flush(), None if noise is None else noise.flush())
 
 
 def notes_to_controls(

@@ -23,14 +23,14 @@ wrapper); :func:`pyin_f0` (librosa's pYIN through :func:`audiokit.frontend.f0_py
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 import numpy as np
 import torch
 
 from audiokit.ddsp.core import DB_RANGE, power_to_db
-from audiokit.frontend import STFT, f0_pyin
+from audiokit.frontend import STFT, StreamingPyin, f0_pyin
 
 __all__ = [
     "LEGACY_LD_RANGE",
@@ -43,6 +43,8 @@ __all__ = [
     "fill_unvoiced",
     "get_f0_extractor",
     "extract_features",
+    "StreamingLoudness",
+    "extract_features_stream",
 ]
 
 log = logging.getLogger(__name__)
@@ -235,4 +237,125 @@ def extract_features(
         "f0_hz": f0,
         "f0_confidence": conf,
         "loudness_db": _fit_frames(ld.double().numpy(), n_frames, "loudness"),
+    }
+
+
+# streaming -------------------------------------------------------------------------------------------
+class StreamingLoudness:
+    """:func:`compute_loudness` (``definition="current"``) or :func:`compute_loudness_legacy` on a
+    stream of mono samples: ``push(x)`` returns the frames no later sample can change, ``flush()``
+    the rest; together they equal the one-pass frames (each frame is computed by the same function
+    from the same samples, with the one-pass zero padding at the signal's ends). Work is batched into
+    ``block_frames`` frames; the buffer holds one block plus a window.
+    """
+
+    def __init__(
+        self,
+        sample_rate: int = 16000,
+        frame_rate: float = 250,
+        definition: str = "current",
+        block_frames: int = 2500,
+    ):
+        if definition not in ("current", "legacy"):
+            raise ValueError(f"loudness must be 'current' or 'legacy', got {definition!r}")
+        self.sample_rate, self.frame_rate, self.definition = sample_rate, frame_rate, definition
+        self.hop = _hop(sample_rate, frame_rate)
+        n_fft = 512 if definition == "current" else 2048
+        # frame j reads samples [j hop - before, j hop + after)
+        self.before = n_fft // 2 if definition == "current" else 0
+        self.after = n_fft // 2 if definition == "current" else n_fft
+        self.block_frames = max(1, int(block_frames))
+        self._buf = torch.zeros(0)
+        self._q0 = 0  # absolute index of _buf[0]
+        self._n_in = 0
+        self._f_next = 0
+        self.closed = False
+
+    def _run(self, stop: int) -> np.ndarray:
+        """Frames ``[f_next, stop)`` from the buffer (which ends at the newest sample)."""
+        if stop <= self._f_next:
+            return np.zeros(0)
+        fn = compute_loudness if self.definition == "current" else compute_loudness_legacy
+        a = max(0, self._f_next * self.hop - self.before) // self.hop * self.hop  # on the frame grid
+        seg = self._buf[a - self._q0 :]
+        ld = fn(seg, self.sample_rate, self.frame_rate)
+        j0 = (self._f_next * self.hop - a) // self.hop
+        out = ld[j0 : j0 + stop - self._f_next].double().numpy()
+        self._f_next = stop
+        keep = max(0, stop * self.hop - self.before) // self.hop * self.hop
+        self._buf, self._q0 = self._buf[keep - self._q0 :], keep
+        return out
+
+    def push(self, x: torch.Tensor | np.ndarray) -> np.ndarray:
+        """``(t,)`` samples -> loudness (dB) of the frames now final."""
+        if self.closed:
+            raise ValueError("StreamingLoudness: push() after flush(); make a new stream")
+        t = torch.as_tensor(x).reshape(-1).to(torch.float32)
+        self._buf = torch.cat([self._buf, t])
+        self._n_in += t.numel()
+        ready = (self._n_in - self.after) // self.hop + 1 if self._n_in >= self.after else 0
+        if ready - self._f_next < self.block_frames:
+            return np.zeros(0)
+        return self._run(ready)
+
+    def flush(self) -> np.ndarray:
+        """The remaining frames: ``1 + T // hop`` in all (current), ``max(1, ceil(T / hop))`` (legacy)."""
+        if self.closed:
+            raise ValueError("StreamingLoudness: flush() twice; make a new stream")
+        self.closed = True
+        if self._n_in == 0:
+            raise ValueError("StreamingLoudness: no samples were pushed")
+        n = self._n_in
+        total = 1 + n // self.hop if self.definition == "current" else max(1, -(-n // self.hop))
+        return self._run(total)
+
+
+def extract_features_stream(
+    blocks: Iterable[torch.Tensor | np.ndarray],
+    sample_rate: int = 16000,
+    frame_rate: float = 250,
+    loudness: str = "current",
+    fill: bool = True,
+    fmin: float = 50.0,
+    fmax: float = 2000.0,
+) -> dict[str, np.ndarray]:
+    """:func:`extract_features` (pYIN f0) of mono audio that arrives in ``(t,)`` or ``(1, t)``
+    blocks, read once: the same arrays, while memory is bounded by a pYIN block, not the signal
+    (the frame-rate results are kept: 24 bytes a frame, 39 MB for an hour at 250 frames/s)."""
+    hop = _hop(sample_rate, frame_rate)
+    pyin = StreamingPyin(sample_rate, hop, fmin, fmax)
+    ld_stream = StreamingLoudness(sample_rate, frame_rate, loudness)
+    f0s, voiced, lds = [], [], []
+    n = 0
+    for block in blocks:
+        x = torch.as_tensor(block)
+        if x.dim() == 2 and x.shape[0] == 1:
+            x = x[0]
+        if x.dim() != 1:
+            raise ValueError(f"extract_features_stream expects mono blocks (t,), got shape {tuple(x.shape)}")
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError("audio contains NaN/Inf samples")
+        n += x.numel()
+        x = x.to(torch.float32)
+        f, v = pyin.push(x.double().numpy())
+        f0s.append(f)
+        voiced.append(v)
+        lds.append(ld_stream.push(x))
+    if n == 0:
+        raise ValueError("audio is empty")
+    n_frames = n // hop
+    if n_frames < 1:
+        raise ValueError(f"audio of {n} samples is shorter than one frame ({hop} samples)")
+    f, v = pyin.flush()
+    f0s.append(f)
+    voiced.append(v)
+    lds.append(ld_stream.flush())
+    f0 = _fit_frames(np.concatenate(f0s), n_frames, "f0")
+    conf = _fit_frames(np.concatenate(voiced).astype(np.float64), n_frames, "f0 confidence")
+    if fill:
+        f0 = fill_unvoiced(f0, conf > 0.5)
+    return {
+        "f0_hz": f0,
+        "f0_confidence": conf,
+        "loudness_db": _fit_frames(np.concatenate(lds), n_frames, "loudness"),
     }

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -29,10 +30,11 @@ from audiokit.ddsp.core import DB_RANGE
 from audiokit.ddsp.decoders import RnnFcDecoder
 from audiokit.ddsp.effects import Reverb
 from audiokit.ddsp.encoders import F0LoudnessPreprocessor, MfccRnnEncoder
-from audiokit.ddsp.features import LEGACY_LD_RANGE, extract_features
+from audiokit.ddsp.features import LEGACY_LD_RANGE, extract_features, extract_features_stream
 from audiokit.ddsp.processors import Add, ProcessorGroup
+from audiokit.ddsp.streaming import DEFAULT_BLOCK_FRAMES, render_blocks
 from audiokit.ddsp.synths import FilteredNoise, Harmonic
-from audiokit.io import check_audio
+from audiokit.io import check_audio, resample_blocks
 from audiokit.io import resample as io_resample
 
 __all__ = ["DecoderConfig", "ZEncoderConfig", "DDSPConfig", "DDSPAutoencoder", "resolve_pretrained"]
@@ -308,6 +310,24 @@ class DDSPAutoencoder(PretrainedMixin, nn.Module):
         if sample_rate != self.config.sample_rate:
             x = io_resample(x[None], sample_rate, self.config.sample_rate)[0]
         feats = self.features(x, f0_extractor=f0_extractor) if f0_extractor != "pyin" else self.features(x)
+        f0_t, ld_t = self._transfer_controls(feats, pitch_shift, loudness_shift, auto_adjust, quiet_db)
+        noise = self.processor_group.modules_by_name["filtered_noise"]
+        old, noise.generator = noise.generator, self._generator(seed)
+        try:
+            out = self(f0_t, ld_t, x[None].to(self.device) if self.encoder is not None else None)
+        finally:
+            noise.generator = old
+        return out["audio"][0].cpu()
+
+    def _transfer_controls(
+        self,
+        feats: dict[str, np.ndarray],
+        pitch_shift: float,
+        loudness_shift: float | None,
+        auto_adjust: bool,
+        quiet_db: float,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Features -> adjusted ``(1, F)`` f0 and loudness tensors on the model's device."""
         f0, ld, _ = self.adjust_controls(
             feats["f0_hz"],
             feats["loudness_db"],
@@ -319,16 +339,61 @@ class DDSPAutoencoder(PretrainedMixin, nn.Module):
         )
         f0_t = torch.as_tensor(f0, dtype=torch.float32, device=self.device)[None]
         ld_t = torch.as_tensor(ld, dtype=torch.float32, device=self.device)[None]
+        return f0_t, ld_t
+
+    def _generator(self, seed: int | None) -> torch.Generator:
         gen = torch.Generator(device=self.device)
         if seed is not None:
             gen.manual_seed(seed)
-        noise = self.processor_group.modules_by_name["filtered_noise"]
-        old, noise.generator = noise.generator, gen
-        try:
-            out = self(f0_t, ld_t, x[None].to(self.device) if self.encoder is not None else None)
-        finally:
-            noise.generator = old
-        return out["audio"][0].cpu()
+        return gen
+
+    @torch.no_grad()
+    def timbre_transfer_blocks(
+        self,
+        blocks: Iterable[np.ndarray | torch.Tensor],
+        sample_rate: int,
+        pitch_shift: float = 0.0,
+        loudness_shift: float | None = None,
+        auto_adjust: bool = True,
+        quiet_db: float = 20.0,
+        seed: int | None = 0,
+        block_frames: int = DEFAULT_BLOCK_FRAMES,
+    ) -> Iterator[torch.Tensor]:
+        """:meth:`timbre_transfer` of mono audio that arrives in ``(t,)`` or ``(1, t)`` blocks, with
+        memory bounded by a block, not the file: the input is read once, resampled by soxr's
+        streaming resampler and analysed by the streaming pYIN and loudness (the frame-rate controls
+        are kept, small), then the adjusted controls are rendered ``block_frames`` frames at a time
+        (:class:`~audiokit.ddsp.streaming.DDSPStream`). Yields ``(t,)`` blocks that together equal
+        :meth:`timbre_transfer`'s output to float rounding. Models with a z encoder (which looks at
+        the whole audio) are a ``ValueError``; use :meth:`timbre_transfer`.
+        """
+        if self.encoder is not None:
+            raise ValueError("timbre_transfer_blocks needs a model without a z encoder; use timbre_transfer")
+        if block_frames < 1:
+            raise ValueError(f"block_frames must be positive, got {block_frames}")
+
+        def mono(stream: Iterable) -> Iterator[torch.Tensor]:
+            for b in stream:
+                x = torch.as_tensor(b, dtype=torch.float32)
+                if x.dim() > 1 and any(n != 1 for n in x.shape[:-1]):
+                    raise ValueError(
+                        "timbre_transfer expects mono audio blocks (t,) or (1, t), "
+                        f"got shape {tuple(x.shape)}"
+                    )
+                yield x.reshape(1, -1)
+
+        audio = resample_blocks(mono(blocks), sample_rate, self.config.sample_rate)
+        feats = extract_features_stream(
+            audio,
+            self.config.sample_rate,
+            self.config.frame_rate,
+            loudness=self.config.loudness,
+            fmin=self.config.f0_min,
+            fmax=self.config.f0_max,
+        )
+        f0_t, ld_t = self._transfer_controls(feats, pitch_shift, loudness_shift, auto_adjust, quiet_db)
+        for y in render_blocks(self, f0_t, ld_t, block_frames, self._generator(seed)):
+            yield y[0].cpu()
 
     # Persistence ---------------------------------------------------------------------------------------
     def save_pretrained(

@@ -4,7 +4,7 @@ See :mod:`audiokit.frontend.stft` for the framing conventions and :mod:`audiokit
 for the librosa-identical mel filterbank.
 """
 
-from audiokit.frontend.features import f0_pyin
+from audiokit.frontend.features import StreamingPyin, f0_pyin
 from audiokit.frontend.griffinlim import MelInverse, griffin_lim, mel_to_magnitude
 from audiokit.frontend.mel import MelSpectrogram, hz_to_mel, mel_filterbank, mel_to_hz
 from audiokit.frontend.resample import SincResample, sinc_resample, sinc_resample_kernel, sinc_resample_length
@@ -32,6 +32,7 @@ __all__ = [
     "SincResample",
     "amplitude_phase",
     "f0_pyin",
+    "StreamingPyin",
     "frames_to_samples",
     "get_window",
     "griffin_lim",

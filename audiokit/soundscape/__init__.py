@@ -13,6 +13,8 @@ from audiokit.soundscape.features import (
     ARAUS_N_MELS,
     ARAUS_SAMPLE_RATE,
     ARAUS_TOP_DB,
+    LevelMeter,
+    MelPowerStream,
     a_weighting_db,
     clip_top_db,
     db_to_power,
@@ -37,6 +39,7 @@ from audiokit.soundscape.ranking import (
     Ranking,
     load_model,
     rank_maskers,
+    rank_maskers_stream,
 )
 
 __all__ = [
@@ -56,6 +59,7 @@ __all__ = [
     "leq_db",
     "load_model",
     "rank_maskers",
+    "rank_maskers_stream",
     "ARAUS_HOP",
     "ARAUS_N_FFT",
     "ARAUS_N_MELS",
@@ -68,6 +72,8 @@ __all__ = [
     "fit_length",
     "gain_to_db",
     "mel_power",
+    "MelPowerStream",
+    "LevelMeter",
     "mix_features",
     "mix_power",
     "mix_waveforms",

@@ -38,6 +38,7 @@ from torch import nn
 
 from audiokit.assets import resolve_pretrained
 from audiokit.checkpoints import PretrainedMixin
+from audiokit.io import release_free_memory
 from audiokit.soundscape.features import ARAUS_N_MELS, FLOOR_DB, POWER_FLOOR, clip_top_db
 from audiokit.soundscape.mix import mix_power
 
@@ -226,6 +227,12 @@ class EncodedMaskers:
         return EncodedMaskers(*(t.index_select(0, index) for t in tensors))
 
 
+#: Largest number of pooled feature elements (pairs x channels x bands x pooled frames) mixed per
+#: batch by :meth:`MaskerGainPredictor.search` (4 MB of float32; the branch's activations take about
+#: five times that): 200 pairs of a 30 s ARAUS soundscape, 10 of a 10 min one.
+SEARCH_BATCH_ELEMENTS = 1 << 20
+
+
 class MaskerGainPredictor(PretrainedMixin, nn.Module):
     """Predicts the distribution of ISO pleasantness of ``soundscape + gain * masker``.
 
@@ -400,7 +407,8 @@ class MaskerGainPredictor(PretrainedMixin, nn.Module):
 
         The soundscape (one row) and the masker bank are encoded already. ``gains_db`` is a grid
         ``(G,)`` shared by every masker or a matrix ``(M, G)`` of per-masker gains; pairs are evaluated
-        in batches of ``chunk_size``.
+        in batches of ``chunk_size``, fewer for long soundscapes, so that a batch's mixed features stay
+        within :data:`SEARCH_BATCH_ELEMENTS` (memory bounded by the batch, not the recording).
         """
         if soundscape.power.shape[0] != 1:
             raise ValueError("search ranks maskers for one soundscape; encode a single soundscape")
@@ -411,6 +419,7 @@ class MaskerGainPredictor(PretrainedMixin, nn.Module):
         if gains.dim() != 2 or gains.shape[0] != m:
             raise ValueError(f"gains_db must be (G,) or ({m}, G), got {tuple(gains.shape)}")
         g = gains.shape[1]
+        chunk_size = max(1, min(chunk_size, SEARCH_BATCH_ELEMENTS // max(1, soundscape.power[0].numel())))
         masker_index = torch.arange(m, device=gains.device).repeat_interleave(g)
         pair_gain = gains.reshape(-1)
         means, log_stds = [], []
@@ -419,4 +428,5 @@ class MaskerGainPredictor(PretrainedMixin, nn.Module):
             mu, ls = self.predict(soundscape, maskers.select(idx), pair_gain[i : i + chunk_size])
             means.append(mu)
             log_stds.append(ls)
+            release_free_memory()
         return torch.cat(means).reshape(m, g), torch.cat(log_stds).reshape(m, g)

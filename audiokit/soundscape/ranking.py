@@ -13,7 +13,7 @@ import csv
 import logging
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -21,8 +21,17 @@ import numpy as np
 import torch
 
 from audiokit.batch import find_audio
-from audiokit.io import atomic_write, check_audio, load, resample
-from audiokit.soundscape.features import ARAUS_N_FFT, ARAUS_SAMPLE_RATE, features, leq_db, num_frames
+from audiokit.io import atomic_write, check_audio, load, release_free_memory, resample, resample_blocks
+from audiokit.soundscape.features import (
+    ARAUS_N_FFT,
+    ARAUS_SAMPLE_RATE,
+    LevelMeter,
+    MelPowerStream,
+    features,
+    leq_db,
+    num_frames,
+    power_to_db,
+)
 from audiokit.soundscape.mix import fit_length
 from audiokit.soundscape.model import MaskerGainPredictor
 
@@ -35,6 +44,7 @@ __all__ = [
     "check_masker_length",
     "load_model",
     "rank_maskers",
+    "rank_maskers_stream",
 ]
 
 log = logging.getLogger(__name__)
@@ -54,6 +64,8 @@ def load_model(model: MaskerGainPredictor | str | os.PathLike | None = None) -> 
 #: Shortest masker accepted, in seconds: one analysis frame of the features (4096 samples at 44.1 kHz).
 #: Shorter ones would be looped into a buzz (a 1-sample masker into a constant) and ranked as if real.
 MIN_MASKER_SECONDS = ARAUS_N_FFT / ARAUS_SAMPLE_RATE
+#: Samples per block (10 s at 44.1 kHz) when soundscapes and looped maskers are analysed as streams.
+STREAM_BLOCK_SAMPLES = 441000
 
 
 def check_masker_length(n_samples: int, sample_rate: int, name: str) -> None:
@@ -67,8 +79,10 @@ def check_masker_length(n_samples: int, sample_rate: int, name: str) -> None:
         )
 
 
-def _prepare_masker(wav: torch.Tensor | np.ndarray, sr: int, n_samples: int, name: str) -> torch.Tensor:
-    """Mono, 44.1 kHz, looped/cropped to ``n_samples``."""
+def _prepare_masker(
+    wav: torch.Tensor | np.ndarray, sr: int, n_samples: int | None, name: str
+) -> torch.Tensor:
+    """Mono, 44.1 kHz, looped/cropped to ``n_samples`` (``None``: as it is)."""
     x = torch.as_tensor(wav, dtype=torch.float32)
     if x.dim() == 1:
         x = x.unsqueeze(0)
@@ -79,7 +93,39 @@ def _prepare_masker(wav: torch.Tensor | np.ndarray, sr: int, n_samples: int, nam
     x = x.mean(dim=0, keepdim=True)
     if sr != ARAUS_SAMPLE_RATE:
         x = resample(x, sr, ARAUS_SAMPLE_RATE)
-    return fit_length(x, n_samples)
+    return x if n_samples is None else fit_length(x, n_samples)
+
+
+def _looped_blocks(
+    x: torch.Tensor, n_samples: int, block: int = STREAM_BLOCK_SAMPLES
+) -> Iterator[torch.Tensor]:
+    """``fit_length(x, n_samples)`` as ``(C, t)`` blocks of ``block`` samples (the last shorter),
+    never built whole."""
+    t, i = x.shape[-1], 0
+    while i < n_samples:
+        pieces, j = [], i
+        while j < min(n_samples, i + block):
+            a = j % t
+            take = min(i + block, n_samples) - j
+            pieces.append(x[..., a : a + take])
+            j += pieces[-1].shape[-1]
+        yield pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim=-1)
+        i = j
+
+
+def _summary(x: torch.Tensor, n_samples: int, name: str, streamed: bool) -> tuple[torch.Tensor, float]:
+    """Unclipped features ``(C, 64, N)`` and A-weighted level of ``x`` looped/cropped to ``n_samples``:
+    whole (exact level) or, ``streamed``, block by block (memory of a block; the level from
+    :class:`~audiokit.soundscape.features.LevelMeter`)."""
+    if not streamed:
+        y = fit_length(x, n_samples)
+        return features(y, ARAUS_SAMPLE_RATE, name=name), leq_db(y, ARAUS_SAMPLE_RATE, name=name)
+    mel, meter = MelPowerStream(name=name), LevelMeter(ARAUS_SAMPLE_RATE, "A", name=name)
+    for b in _looped_blocks(x, n_samples):
+        mel.push(b)
+        meter.push(b)
+        release_free_memory()
+    return power_to_db(mel.finish()), meter.level_db()
 
 
 @dataclass
@@ -105,24 +151,34 @@ class MaskerBank:
 
     @classmethod
     def from_waveforms(
-        cls, maskers: Mapping[str, tuple[torch.Tensor | np.ndarray, int]], n_samples: int
+        cls,
+        maskers: Mapping[str, tuple[torch.Tensor | np.ndarray, int]],
+        n_samples: int,
+        streamed: bool = False,
     ) -> MaskerBank:
-        """Bank of in-memory maskers ``{name: (wav, sample_rate)}`` (mono or multichannel, averaged)."""
+        """Bank of in-memory maskers ``{name: (wav, sample_rate)}`` (mono or multichannel, averaged).
+        ``streamed``: analyse each looped masker block by block (for long soundscapes: memory of a
+        block, not of ``n_samples``)."""
         names, feats, levels = [], [], []
         for name, (wav, sr) in maskers.items():
-            x = _prepare_masker(wav, sr, n_samples, name)
+            f, level = _summary(_prepare_masker(wav, sr, None, name), n_samples, name, streamed)
             names.append(name)
-            feats.append(features(x, ARAUS_SAMPLE_RATE, name=name))
-            levels.append(leq_db(x, ARAUS_SAMPLE_RATE, name=name))
+            feats.append(f)
+            levels.append(level)
         if not names:
             raise ValueError("no maskers given")
         return cls(names, torch.stack(feats), torch.tensor(levels, dtype=torch.float64), n_samples)
 
     @classmethod
     def from_files(
-        cls, paths: Iterable[str | os.PathLike], n_samples: int, root: Path | None = None
+        cls,
+        paths: Iterable[str | os.PathLike],
+        n_samples: int,
+        root: Path | None = None,
+        streamed: bool = False,
     ) -> MaskerBank:
-        """Bank of audio files; a file that cannot be read is recorded in ``failures`` and skipped.
+        """Bank of audio files; a file that cannot be read is recorded in ``failures`` and skipped
+        (``streamed``: see :meth:`from_waveforms`).
 
         Raises:
             ValueError: no file could be used.
@@ -133,9 +189,10 @@ class MaskerBank:
             name = str(path.relative_to(root)) if root is not None else path.name
             try:
                 wav, sr = load(path)
-                x = _prepare_masker(wav, sr, n_samples, str(path))
-                feats.append(features(x, ARAUS_SAMPLE_RATE, name=str(path)))
-                levels.append(leq_db(x, ARAUS_SAMPLE_RATE, name=str(path)))
+                x = _prepare_masker(wav, sr, None, str(path))
+                f, level = _summary(x, n_samples, str(path), streamed)
+                feats.append(f)
+                levels.append(level)
                 names.append(name)
             except (ValueError, FileNotFoundError) as e:
                 failures[name] = str(e)
@@ -145,13 +202,13 @@ class MaskerBank:
         return cls(names, torch.stack(feats), torch.tensor(levels, dtype=torch.float64), n_samples, failures)
 
     @classmethod
-    def from_folder(cls, folder: str | os.PathLike, n_samples: int) -> MaskerBank:
+    def from_folder(cls, folder: str | os.PathLike, n_samples: int, streamed: bool = False) -> MaskerBank:
         """Bank of every audio file under ``folder`` (recursive, sorted)."""
         folder = Path(folder)
         files = find_audio(folder)
         if not files:
             raise ValueError(f"{folder}: no audio files found")
-        return cls.from_files([folder / f for f in files], n_samples, root=folder)
+        return cls.from_files([folder / f for f in files], n_samples, root=folder, streamed=streamed)
 
     def cropped(self, n_frames: int) -> MaskerBank:
         """The bank cut to ``n_frames`` feature frames (for a shorter soundscape)."""
@@ -289,18 +346,18 @@ def _soundscape_channels(wav: torch.Tensor | np.ndarray, channels: int) -> torch
     return x
 
 
-def _as_bank(maskers, n_samples: int) -> MaskerBank:
+def _as_bank(maskers, n_samples: int, streamed: bool = False) -> MaskerBank:
     if isinstance(maskers, MaskerBank):
         return maskers
     if isinstance(maskers, (str, os.PathLike)):
         p = Path(maskers)
         if p.is_dir():
-            return MaskerBank.from_folder(p, n_samples)
+            return MaskerBank.from_folder(p, n_samples, streamed)
         raise FileNotFoundError(f"{p}: not a folder of maskers")
     if isinstance(maskers, Mapping):
-        return MaskerBank.from_waveforms(maskers, n_samples)
+        return MaskerBank.from_waveforms(maskers, n_samples, streamed)
     if isinstance(maskers, Sequence):
-        return MaskerBank.from_files(maskers, n_samples)
+        return MaskerBank.from_files(maskers, n_samples, streamed=streamed)
     raise ValueError(
         f"maskers must be a MaskerBank, a folder, a list of files or a dict, not {type(maskers)}"
     )
@@ -344,13 +401,7 @@ def rank_maskers(
     Returns:
         A :class:`Ranking` of ``M * G`` rows, best first.
     """
-    if select not in ("mean", "risk"):
-        raise ValueError(f"select must be 'mean' or 'risk', got {select!r}")
-    if gain_reference not in ("digital", "smr"):
-        raise ValueError(f"gain_reference must be 'digital' or 'smr', got {gain_reference!r}")
-    grid = torch.as_tensor(gains_db, dtype=torch.float64).reshape(-1)
-    if grid.numel() == 0 or not torch.isfinite(grid).all():
-        raise ValueError("gains_db must be a non-empty list of finite values")
+    grid = _check_rank_args(select, gain_reference, gains_db)
     net = load_model(model)
     x = _soundscape_channels(soundscape_wav, net.config.channels)
     if sr != ARAUS_SAMPLE_RATE:
@@ -360,11 +411,89 @@ def rank_maskers(
     if num_frames(n) == 0:
         raise ValueError(f"soundscape of {n / ARAUS_SAMPLE_RATE:.3f} s is shorter than one feature frame")
     s_db = features(x, ARAUS_SAMPLE_RATE, name="soundscape")
-    bank = _as_bank(maskers, n)
+    l_s = leq_db(x, ARAUS_SAMPLE_RATE)
+    del x
+    return _rank(net, s_db, l_s, n, maskers, grid, select, risk_k, threshold, gain_reference, chunk_size)
+
+
+def rank_maskers_stream(
+    blocks: Iterable[torch.Tensor | np.ndarray],
+    sr: int,
+    maskers: MaskerBank | str | os.PathLike | Sequence | Mapping,
+    gains_db: Sequence[float] | torch.Tensor,
+    model: MaskerGainPredictor | str | os.PathLike | None = None,
+    select: str = "mean",
+    risk_k: float = 1.0,
+    threshold: float = 0.0,
+    gain_reference: str = "digital",
+    soundscape_gain_db: float = 0.0,
+    chunk_size: int = 512,
+) -> Ranking:
+    """:func:`rank_maskers` of a soundscape that arrives in ``(C, t)`` blocks (read once), with memory
+    bounded by a block, not the recording: resampled by soxr's streaming resampler, its features
+    computed frame block by frame block (identical to the one-pass features) and its A-weighted level
+    by :class:`~audiokit.soundscape.features.LevelMeter` (within 0.02 dB of the whole-signal level);
+    maskers built here are looped and analysed block by block too."""
+    grid = _check_rank_args(select, gain_reference, gains_db)
+    net = load_model(model)
+    mel = MelPowerStream(name="soundscape")
+    meter = LevelMeter(ARAUS_SAMPLE_RATE, "A", name="soundscape")
+    gain = 10.0 ** (soundscape_gain_db / 20.0)
+    channels = (_soundscape_channels(b, net.config.channels) for b in blocks)
+    for b in resample_blocks(channels, sr, ARAUS_SAMPLE_RATE):
+        b = b * gain
+        mel.push(b)
+        meter.push(b)
+    n = mel.n_samples
+    if num_frames(n) == 0:
+        raise ValueError(f"soundscape of {n / ARAUS_SAMPLE_RATE:.3f} s is shorter than one feature frame")
+    s_db = power_to_db(mel.finish())
+    return _rank(
+        net,
+        s_db,
+        meter.level_db(),
+        n,
+        maskers,
+        grid,
+        select,
+        risk_k,
+        threshold,
+        gain_reference,
+        chunk_size,
+        True,
+    )
+
+
+def _check_rank_args(select: str, gain_reference: str, gains_db) -> torch.Tensor:
+    if select not in ("mean", "risk"):
+        raise ValueError(f"select must be 'mean' or 'risk', got {select!r}")
+    if gain_reference not in ("digital", "smr"):
+        raise ValueError(f"gain_reference must be 'digital' or 'smr', got {gain_reference!r}")
+    grid = torch.as_tensor(gains_db, dtype=torch.float64).reshape(-1)
+    if grid.numel() == 0 or not torch.isfinite(grid).all():
+        raise ValueError("gains_db must be a non-empty list of finite values")
+    return grid
+
+
+def _rank(
+    net: MaskerGainPredictor,
+    s_db: torch.Tensor,
+    l_s: float,
+    n: int,
+    maskers,
+    grid: torch.Tensor,
+    select: str,
+    risk_k: float,
+    threshold: float,
+    gain_reference: str,
+    chunk_size: int,
+    streamed: bool = False,
+) -> Ranking:
+    """Rank every pair from the soundscape's features ``(C, 64, N)``, level and length (44.1 kHz)."""
+    bank = _as_bank(maskers, n, streamed)
     if bank.n_samples < n:
         raise ValueError(f"masker bank was built for {bank.n_samples} samples; the soundscape has {n}")
     bank = bank.cropped(s_db.shape[-1])
-    l_s = leq_db(x, ARAUS_SAMPLE_RATE)
     levels = bank.levels_db
     m, g = len(bank), grid.numel()
     audible = torch.isfinite(levels)[:, None]
