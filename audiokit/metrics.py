@@ -9,7 +9,7 @@ differ (notably for LSD and MCD); the defaults follow the papers audiokit implem
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import torch
@@ -28,6 +28,7 @@ __all__ = [
     "vuv_error",
     "METRICS",
     "compute",
+    "compute_segmented",
 ]
 
 
@@ -56,7 +57,8 @@ def snr(ref, est) -> float:
     This is AP-BWE's ``cal_metrics`` definition.
     """
     r, e = _pair(ref, est)
-    return float(20.0 * np.log10(np.linalg.norm(r) / max(np.linalg.norm(e - r), 1e-8)))
+    with np.errstate(divide="ignore"):  # a silent reference: -inf
+        return float(20.0 * np.log10(np.linalg.norm(r) / max(np.linalg.norm(e - r), 1e-8)))
 
 
 def si_sdr(ref, est, zero_mean: bool = True) -> float:
@@ -284,3 +286,50 @@ def compute(names: list[str], ref, est, sample_rate: int, **options) -> dict[str
     if unknown:
         raise ValueError(f"unknown metric(s) {unknown}; available: {sorted(METRICS)}")
     return {n: METRICS[n](ref, est, sample_rate, **options) for n in names}
+
+
+def compute_segmented(
+    names: list[str], pairs: Iterable[tuple[np.ndarray, np.ndarray]], sample_rate: int, **options
+) -> tuple[dict[str, float], int]:
+    """Metrics of a long recording scored segment by segment: ``pairs`` yields aligned
+    ``(reference, estimate)`` segments (read one at a time, so memory is bounded by a segment); each
+    metric is the mean over segments weighted by their length. A segment where a metric is undefined
+    (a ``ValueError``: PESQ on a silent stretch, say; or a non-finite value: the SNR of a silent
+    reference stretch) is left out of that metric's mean; a metric
+    undefined on every segment is a ``ValueError`` naming it and the first reason.
+
+    This is the usual way to score recordings longer than PESQ accepts (:data:`PESQ_MAX_SECONDS`);
+    for metrics that are averages over frames anyway (LSD, STOI's segments) it changes only how the
+    frames are grouped, for SNR and SI-SDR it is the segmental (length-weighted) value.
+
+    Returns ``(values, number of segments)``.
+    """
+    unknown = [n for n in names if n not in METRICS]
+    if unknown:
+        raise ValueError(f"unknown metric(s) {unknown}; available: {sorted(METRICS)}")
+    sums = dict.fromkeys(names, 0.0)
+    weights = dict.fromkeys(names, 0.0)
+    errors: dict[str, str] = {}
+    count = 0
+    for ref, est in pairs:
+        count += 1
+        n = min(np.size(ref), np.size(est))
+        for name in names:
+            try:
+                v = METRICS[name](ref, est, sample_rate, **options)
+            except ValueError as e:
+                errors.setdefault(name, str(e))
+                continue
+            if not math.isfinite(v):  # e.g. SNR of a silent reference stretch: -inf
+                errors.setdefault(name, f"{v} on a segment")
+                continue
+            sums[name] += v * n
+            weights[name] += n
+    if count == 0:
+        raise ValueError("no audio to score")
+    out = {}
+    for name in names:
+        if weights[name] == 0:
+            raise ValueError(f"{name}: undefined on every one of {count} segments ({errors.get(name)})")
+        out[name] = sums[name] / weights[name]
+    return out, count

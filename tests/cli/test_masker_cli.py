@@ -192,3 +192,35 @@ def test_default_model_and_demo_step(files, tmp_path, capsys):
     out = tmp_path / "demo" / "masker"
     assert (out / "pleasantness_vs_smr.png").is_file() and (out / "best_mix.wav").is_file()
     assert len(list(csv.DictReader(open(out / "ranking.csv")))) == 5 * 13
+
+
+def test_rank_stream_on_equals_off(files, tmp_path, monkeypatch):
+    """``--stream on`` (0.3 s blocks): the same ranking as the whole-file path; the gains and mean
+    predictions agree to the framed A-weighted level's accuracy."""
+    import audiokit.cli._common as common
+    import audiokit.soundscape as soundscape
+
+    monkeypatch.setattr(common, "STREAM_BLOCK_SECONDS", 0.3)
+    calls = []
+    real = soundscape.rank_maskers_stream
+
+    def counting(blocks, *a, **kw):
+        blocks = list(blocks)
+        calls.append(len(blocks))
+        return real(iter(blocks), *a, **kw)
+
+    monkeypatch.setattr(soundscape, "rank_maskers_stream", counting)
+    rows = {}
+    for mode in ("on", "off"):
+        out = tmp_path / f"{mode}.csv"
+        args = ["masker", "rank", str(files / "scene.wav"), "--maskers", str(files / "maskers")]
+        argv = [*args, "--gain-reference", "smr", "--model", str(files / "model"), "--out", str(out)]
+        assert main([*argv, "--stream", mode]) == 0
+        rows[mode] = list(csv.DictReader(open(out)))
+    assert calls == [5]  # only --stream on streamed, in 0.3 s blocks
+    assert [(r["masker"], r["smr_db"]) for r in rows["on"]] == [
+        (r["masker"], r["smr_db"]) for r in rows["off"]
+    ]
+    for a, b in zip(rows["on"], rows["off"]):
+        assert float(a["gain_db"]) == pytest.approx(float(b["gain_db"]), abs=0.05)
+        assert float(a["mean"]) == pytest.approx(float(b["mean"]), abs=2e-3)
