@@ -24,12 +24,16 @@ def _mono_f64(wav: torch.Tensor | np.ndarray, name: str) -> np.ndarray:
 def _pyin(
     x: np.ndarray, sample_rate: int, hop: int, fmin: float, fmax: float, frame_length: int, center: bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One :func:`librosa.pyin` pass: ``(f0_hz, voiced)``, f0 0 where unvoiced."""
+    """One :func:`librosa.pyin` pass: ``(f0_hz, voiced)``, f0 0 where unvoiced. Its Viterbi decoding
+    runs banded (:mod:`audiokit.frontend.viterbi`: the same states, about 15x faster at a 4 ms hop)."""
     import librosa
 
-    f0, voiced, _ = librosa.pyin(
-        x, fmin=fmin, fmax=fmax, sr=sample_rate, frame_length=frame_length, hop_length=hop, center=center
-    )
+    from audiokit.frontend.viterbi import exact_pyin_viterbi
+
+    with exact_pyin_viterbi():
+        f0, voiced, _ = librosa.pyin(
+            x, fmin=fmin, fmax=fmax, sr=sample_rate, frame_length=frame_length, hop_length=hop, center=center
+        )
     return np.where(voiced, np.nan_to_num(f0, nan=0.0), 0.0).astype(np.float64), voiced.astype(bool)
 
 
