@@ -6,7 +6,9 @@ the size from the safetensors header (no weights are loaded), and the headline m
 ``config.json``'s ``"metrics"`` entry when a save wrote one (``save_pretrained(dir,
 metrics={...})``), else from the folder's ``metrics.json``/``eval.json``: the first table of numbers
 whose path names the model (its folder, its family, "this model" or a key "model"), else the first
-under a "test" key.
+under a "test" key. The set they were measured on is the file's top-level ``"eval_set"`` string
+(``config.json``: ``"metrics_set"``), shown by ``audiokit models`` because the models' sets differ
+(real recorded speech, synthetic voices, instrument samples).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class ModelInfo:
     megabytes: float
     metrics: dict[str, float] = field(default_factory=dict)
     source: str = ""  # where the metrics came from
+    evaluated_on: str = ""  # the data they were measured on
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +57,7 @@ class ModelInfo:
             "megabytes": round(self.megabytes, 2),
             "metrics": self.metrics,
             "metrics_source": self.source,
+            "evaluated_on": self.evaluated_on,
         }
 
 
@@ -99,11 +103,16 @@ def _tables(obj: Any, path: tuple[str, ...] = ()):
             yield from _tables(v, (*path, str(k)))
 
 
-def headline_metrics(folder: Path, name: str, model_type: str) -> tuple[dict[str, float], str]:
-    """``(metrics, source)`` for a model folder (see the module docstring)."""
+def _set_name(data: Any, key: str) -> str:
+    v = data.get(key) if isinstance(data, Mapping) else None
+    return v if isinstance(v, str) else ""
+
+
+def headline_metrics(folder: Path, name: str, model_type: str) -> tuple[dict[str, float], str, str]:
+    """``(metrics, source, evaluated_on)`` for a model folder (see the module docstring)."""
     meta = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     if isinstance(meta, Mapping) and isinstance(meta.get("metrics"), Mapping):
-        return _numbers(meta["metrics"]), "config.json"
+        return _numbers(meta["metrics"]), "config.json", _set_name(meta, "metrics_set")
     names = {name.lower(), model_type.lower(), "this model"}
     for fname in _EVAL_FILES:
         f = folder / fname
@@ -124,8 +133,8 @@ def headline_metrics(folder: Path, name: str, model_type: str) -> tuple[dict[str
                 fallback = (path, nums)
         pick = best or fallback
         if pick:
-            return pick[1], f"{fname}: {' / '.join(pick[0])}"
-    return {}, ""
+            return pick[1], f"{fname}: {' / '.join(pick[0])}", _set_name(data, "eval_set")
+    return {}, "", ""
 
 
 def describe_model(folder: str | os.PathLike, name: str | None = None) -> ModelInfo:
@@ -135,7 +144,7 @@ def describe_model(folder: str | os.PathLike, name: str | None = None) -> ModelI
     task = "?"
     if info.model_type in MODEL_TYPES:
         task = getattr(model_class(info.model_type), "task", "") or "?"
-    metrics, source = headline_metrics(info.path, name, info.model_type)
+    metrics, source, evaluated_on = headline_metrics(info.path, name, info.model_type)
     return ModelInfo(
         name=name,
         path=info.path,
@@ -146,6 +155,7 @@ def describe_model(folder: str | os.PathLike, name: str | None = None) -> ModelI
         megabytes=info.weights.stat().st_size / 1e6,
         metrics=metrics,
         source=source,
+        evaluated_on=evaluated_on,
     )
 
 

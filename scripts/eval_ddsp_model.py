@@ -90,6 +90,11 @@ def main() -> None:
     ap.add_argument("--max-examples", type=int, default=None, help="use only the first N examples")
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument(
+        "--eval-set",
+        default=None,
+        help="what the data is, for eval.json's eval_set (shown by audiokit models)",
+    )
+    ap.add_argument(
         "--reuse-references",
         action="store_true",
         help="take the floor and default-timbre rows from MODEL_DIR/eval.json if it scored the same data "
@@ -184,6 +189,8 @@ def main() -> None:
         (args.model / "eval.json").write_text(
             json.dumps(
                 {
+                    "eval_set": args.eval_set
+                    or f"{len(examples)} excerpts of {args.seconds:g} s from {args.data}",
                     "data": str(args.data),
                     "n_examples": len(examples),
                     "seconds": args.seconds,

@@ -132,6 +132,8 @@ def test_the_bundled_folders_load_by_name_whatever_their_layout():
 def test_any_folder_with_a_config_is_found_and_listed(tmp_path, monkeypatch, capsys):
     model = _small_models()["ddsp"]
     model.save_pretrained(tmp_path / "ddsp_new", metrics={"spectral_loss": 1.25, "n_examples": 4})
+    model.save_pretrained(tmp_path / "ddsp_set", metrics={"spectral_loss": 2.0}, metrics_set="my 10 clips")
+    assert describe_model(tmp_path / "ddsp_set").evaluated_on == "my 10 clips"
     (tmp_path / "not_a_model").mkdir()
     monkeypatch.setenv("AUDIOKIT_PRETRAINED", str(tmp_path))
     assert resolve_pretrained("ddsp_new") == tmp_path / "ddsp_new"
@@ -145,6 +147,12 @@ def test_any_folder_with_a_config_is_found_and_listed(tmp_path, monkeypatch, cap
     rows = {r["name"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
     assert set(rows) >= {"ddsp_new", "apnet_tiny", "ap_bwe_tiny_8k_16k", "ddsp_tiny", "masker_tiny"}
     assert rows["ap_bwe_tiny_8k_16k"]["rate"] == "8000 -> 16000 Hz"
+    # every bundled model says what its headline metrics were measured on (the sets differ)
+    for name in ("apnet_tiny", "ap_bwe_tiny_8k_16k", "ddsp_tiny", "masker_tiny", "apnet_realspeech_16k"):
+        assert rows[name]["evaluated_on"], name
+    assert "real recorded speech" in rows["apnet_realspeech_16k"]["evaluated_on"]
+    assert "synthetic" in rows["apnet_tiny"]["evaluated_on"]
+    assert rows["ddsp_new"]["evaluated_on"] == ""  # saved without metrics_set
 
 
 def test_headline_metrics_of_the_bundled_models_name_the_model_not_the_baseline():

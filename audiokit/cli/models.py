@@ -11,7 +11,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "models",
         help="list the available pretrained models (bundled and $AUDIOKIT_PRETRAINED)",
         description="List every pretrained model folder that audiokit can load by name, with its task, "
-        "sample rate, size and headline metrics (from its config.json, metrics.json or eval.json).",
+        "sample rate, size and headline metrics (from its config.json, metrics.json or eval.json) "
+        "with the data they were measured on: the models' test sets differ.",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object per model")
     p.add_argument("--metrics", type=int, default=3, metavar="K", help="metrics shown per model (default 3)")
@@ -29,11 +30,14 @@ def run(args: argparse.Namespace) -> int:
     if not models:
         print("no pretrained models found (set AUDIOKIT_PRETRAINED to a folder of model folders)")
         return 0
-    print(f"{'name':22s} {'task':24s} {'rate':18s} {'params':>8s} {'MB':>7s}  headline metrics")
+    print(
+        f"{'name':24s} {'task':24s} {'rate':18s} {'params':>8s} {'MB':>7s}  headline metrics [evaluated on]"
+    )
     for m in models:
         shown = ", ".join(f"{k} {v:.3g}" for k, v in list(m.metrics.items())[: max(args.metrics, 0)])
+        on = f"  [{m.evaluated_on}]" if m.evaluated_on and shown else ""
         print(
-            f"{m.name:22s} {m.task:24s} {m.rate:18s} {m.parameters / 1e6:7.2f}M {m.megabytes:7.2f}  "
-            f"{shown or '-'}"
+            f"{m.name:24s} {m.task:24s} {m.rate:18s} {m.parameters / 1e6:7.2f}M {m.megabytes:7.2f}  "
+            f"{shown or '-'}{on}"
         )
     return 0

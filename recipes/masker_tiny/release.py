@@ -36,7 +36,13 @@ def main() -> None:
     task, state = load_task_from_checkpoint(best)
     data = task.datasets()
     train_mean = float(data["train"].label.mean())
-    report = {"checkpoint": best.name, "step": int(state["step"]), "val": val_metrics}
+    report = {
+        "eval_set": f"test fold of the {task.config.data.source} ARAUS-format data "
+        "(scenes and maskers unseen in training)",
+        "checkpoint": best.name,
+        "step": int(state["step"]),
+        "val": val_metrics,
+    }
     if "test" in data:
         report["test"] = evaluate(model, data["test"], train_label_mean=train_mean)
     if task.config.data.source == "synthetic":

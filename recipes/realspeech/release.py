@@ -200,7 +200,13 @@ def main() -> int:
     from audiokit.train import read_log
 
     run_steps = max((r["step"] for r in read_log(run)), default=None)
-    results: dict = {"checkpoint_step": step, "run_steps": run_steps}
+    results: dict = {
+        "eval_set": "test: 60 held-out Czech lines of real recorded speech"
+        + (", narrowband by sinc resampling" if args.kind == "bwe" else "")
+        + " (Fish Fillets voice acting; recipes/realspeech)",
+        "checkpoint_step": step,
+        "run_steps": run_steps,
+    }
     results["checkpoint_chosen"] = "newest" if args.checkpoint is None else "chosen on validation"
     previous = json.loads(Path(args.previous).read_text()) if args.previous else {}
     results["checkpoint_step"] += previous.get("checkpoint_step", 0)  # counted from the first run
