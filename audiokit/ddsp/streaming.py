@@ -124,8 +124,9 @@ class ReverbStream:
         return wet + audio if self.add_dry else wet
 
     def flush(self) -> torch.Tensor:
-        """Nothing is left (the wet tail beyond the input's length is dropped, as ``"same"``)."""
-        return self._oa.flush(self.n_in)[..., :0]
+        """Nothing: the output already has the input's length (the wet tail beyond it is dropped,
+        as the one-pass reverb's ``"same"`` crop)."""
+        return self.ir.new_zeros(self.ir.shape[0], 0)
 
 
 class _Aligner:
@@ -199,10 +200,8 @@ class DDSPStream:
 
     @torch.no_grad()
     def flush(self) -> torch.Tensor:
-        out = self._finish(self.harmonic.flush(), self.noise.flush())
-        if self.reverb is not None:
-            out = torch.cat([out, self.reverb.flush()], dim=-1)
-        return out
+        """The last samples (the held last frame and the noise filter's delay)."""
+        return self._finish(self.harmonic.flush(), self.noise.flush())
 
 
 def render_blocks(
