@@ -33,9 +33,11 @@ def run(ctx: DemoContext) -> None:
         sinc = sinc_resample(narrow, lr, hr)[: ref.numel()]
         with torch.inference_mode():
             wide = model.extend(narrow, lr)[0]
-        save(out / f"{path.stem}_input_8k.wav", narrow, lr)
-        save(out / f"{path.stem}_sinc_16k.wav", sinc, hr)
-        save(out / f"{path.stem}_ap_bwe_16k.wav", wide, hr)
+        # float wavs: resampling a clip normalised near full scale overshoots it slightly (1.002);
+        # the listening files keep the exact signals the metrics are computed on
+        save(out / f"{path.stem}_input_8k.wav", narrow, lr, subtype="FLOAT")
+        save(out / f"{path.stem}_sinc_16k.wav", sinc, hr, subtype="FLOAT")
+        save(out / f"{path.stem}_ap_bwe_16k.wav", wide, hr, subtype="FLOAT")
         png = save_spectrograms(
             out / f"{path.stem}.png",
             [("original (16 kHz)", ref, hr), ("input 8 kHz, sinc-upsampled", sinc, hr), ("AP-BWE", wide, hr)],
