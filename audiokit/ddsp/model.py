@@ -41,6 +41,9 @@ __all__ = ["DecoderConfig", "ZEncoderConfig", "DDSPConfig", "DDSPAutoencoder", "
 
 log = logging.getLogger(__name__)
 
+#: :meth:`DDSPAutoencoder.timbre_transfer` renders inputs longer than this (seconds) block by block.
+TRANSFER_BLOCKS_ABOVE_SECONDS = 300.0
+
 
 @dataclass
 class DecoderConfig:
@@ -298,6 +301,10 @@ class DDSPAutoencoder(PretrainedMixin, nn.Module):
         distribution (see :meth:`adjust_controls`). ``pitch_shift`` in semitones (on top of the
         octave shift); ``loudness_shift`` in dB replaces the loudness matching; frames pYIN marks
         unvoiced are lowered by ``quiet_db``. ``seed`` fixes the noise.
+
+        Inputs longer than :data:`TRANSFER_BLOCKS_ABOVE_SECONDS` (with pYIN and no z encoder) are
+        analysed and rendered block by block (:meth:`timbre_transfer_blocks`: the same result to float
+        rounding), so memory beyond the input and output arrays stays that of a block.
         """
         x = torch.as_tensor(audio, dtype=torch.float32)
         if x.dim() > 1 and any(n != 1 for n in x.shape[:-1]):
@@ -307,6 +314,12 @@ class DDSPAutoencoder(PretrainedMixin, nn.Module):
             )
         x = x.reshape(-1)
         check_audio(x, "timbre_transfer input")
+        long = x.numel() > TRANSFER_BLOCKS_ABOVE_SECONDS * sample_rate
+        if long and self.encoder is None and isinstance(f0_extractor, str) and f0_extractor == "pyin":
+            block = int(10 * sample_rate)
+            pieces = (x[i : i + block] for i in range(0, x.numel(), block))
+            settings = (pitch_shift, loudness_shift, auto_adjust, quiet_db, seed)
+            return torch.cat(list(self.timbre_transfer_blocks(pieces, sample_rate, *settings)))
         if sample_rate != self.config.sample_rate:
             x = io_resample(x[None], sample_rate, self.config.sample_rate)[0]
         feats = self.features(x, f0_extractor=f0_extractor) if f0_extractor != "pyin" else self.features(x)

@@ -155,3 +155,26 @@ def test_synthesize_blocks_equals_the_one_pass_harmonic_and_noise():
         )
         assert y.shape == ref.shape
         assert float((y - ref).abs().max()) < 1e-5 * float(ref.abs().max()), block
+
+
+def test_timbre_transfer_of_a_long_array_renders_in_blocks(monkeypatch):
+    """Above TRANSFER_BLOCKS_ABOVE_SECONDS the in-memory API takes the block path: same result."""
+    import audiokit.ddsp.model as model_module
+
+    torch.manual_seed(0)
+    cfg = DDSPConfig(decoder=DecoderConfig(rnn_channels=16, ch=8, layers_per_stack=1), reverb_length=500)
+    model = DDSPAutoencoder(cfg).eval()
+    x = load(speech_files(16000)[0], sr=16000, mono=True)[0][0, : 16000 * 2]
+    ref = model.timbre_transfer(x, 16000, seed=3)  # short: the one-pass forward
+    calls = []
+    real = DDSPAutoencoder.timbre_transfer_blocks
+
+    def spy(self, blocks, *args, **kwargs):
+        calls.append(1)
+        return real(self, blocks, *args, **kwargs)
+
+    monkeypatch.setattr(model_module, "TRANSFER_BLOCKS_ABOVE_SECONDS", 1.0)
+    monkeypatch.setattr(DDSPAutoencoder, "timbre_transfer_blocks", spy)
+    out = model.timbre_transfer(x, 16000, seed=3)
+    assert calls == [1] and out.shape == ref.shape
+    assert float((out - ref).abs().max()) < 1e-4 * float(ref.abs().max())
