@@ -1,5 +1,6 @@
 """Does streaming run in real time? Per-chunk compute time against the chunk's duration for APNet,
-APNet2 and AP-BWE, fp32 and bf16, and onnxruntime against PyTorch side by side (offline, 10 s).
+APNet2, AP-BWE (fp32 and bf16) and DDSP rendering from controls (``model.stream()``), and onnxruntime
+against PyTorch side by side (offline, 10 s).
 
     python benchmarks/bench_streaming.py [--threads 2] [--seconds 10] [--no-onnx]
 
@@ -27,6 +28,7 @@ from _timing import interleaved_medians, print_machine, print_table  # noqa: E40
 
 from audiokit.assets import speech_files  # noqa: E402
 from audiokit.bwe import APBWE, APBWEConfig  # noqa: E402
+from audiokit.ddsp.model import DDSPAutoencoder  # noqa: E402
 from audiokit.io import load  # noqa: E402
 from audiokit.vocoders import APNet, APNet2  # noqa: E402
 
@@ -82,6 +84,30 @@ def bwe_rows(name: str, model: APBWE, seconds: float) -> list[list[object]]:
             pieces = [x[:, i : i + n] for i in range(0, x.shape[-1], n)]
             t = per_chunk(streamer.push, pieces)
             rows.append([name, label, f"{ms}", 1000 * t, (ms / 1000) / t])
+    return rows
+
+
+def ddsp_rows(name: str, model, seconds: float) -> list[list[object]]:
+    """DDSP rendering from f0/loudness controls (a melody with vibrato), pushed chunk by chunk."""
+    from audiokit.ddsp.api import notes_to_controls
+
+    fr = model.config.frame_rate
+    n_notes = max(1, int(seconds / 0.5))
+    f0, ld = notes_to_controls(
+        [220.0 * 2 ** (k % 12 / 12) for k in range(n_notes)],
+        [0.5] * n_notes,
+        [-20.0] * n_notes,
+        frame_rate=fr,
+        vibrato_cents=20.0,
+    )
+    rows = []
+    for ms in CHUNKS_MS:
+        n = max(1, round(ms * fr / 1000))
+        streamer = model.stream()
+        pieces = [(f0[None, i : i + n], ld[None, i : i + n]) for i in range(0, f0.numel(), n)]
+        t = per_chunk(lambda p, s=streamer: s.push(*p), pieces)
+        dur = n / fr
+        rows.append([name, "fp32", f"{1000 * dur:.0f}", 1000 * t, dur / t])
     return rows
 
 
@@ -142,6 +168,11 @@ def main() -> int:
         rows += vocoder_rows("APNet2 (official size)", apnet2, args.seconds)
         rows += bwe_rows("ap_bwe_tiny_8k_16k", bwe_tiny, args.seconds)
         rows += bwe_rows("AP-BWE 16k_48k (official size)", bwe_48, args.seconds)
+        rows += ddsp_rows(
+            "ddsp_violin (controls -> audio)",
+            DDSPAutoencoder.from_pretrained("ddsp_violin").eval(),
+            args.seconds,
+        )
     print("\nstreaming: compute per chunk")
     print_table(["model", "precision", "chunk ms", "compute ms", "x real time"], rows)
     if not args.no_onnx:

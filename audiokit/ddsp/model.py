@@ -32,7 +32,7 @@ from audiokit.ddsp.effects import Reverb
 from audiokit.ddsp.encoders import F0LoudnessPreprocessor, MfccRnnEncoder
 from audiokit.ddsp.features import LEGACY_LD_RANGE, extract_features, extract_features_stream
 from audiokit.ddsp.processors import Add, ProcessorGroup
-from audiokit.ddsp.streaming import DEFAULT_BLOCK_FRAMES, render_blocks
+from audiokit.ddsp.streaming import DEFAULT_BLOCK_FRAMES, DDSPStream, render_blocks
 from audiokit.ddsp.synths import FilteredNoise, Harmonic
 from audiokit.io import check_audio, resample_blocks
 from audiokit.io import resample as io_resample
@@ -359,6 +359,13 @@ class DDSPAutoencoder(PretrainedMixin, nn.Module):
         if seed is not None:
             gen.manual_seed(seed)
         return gen
+
+    def stream(self, seed: int | None = 0) -> DDSPStream:
+        """Real-time rendering from controls: ``push(f0_hz (B, f), loudness_db (B, f)) -> (B, t)`` audio
+        as frames arrive, ``flush()`` at the end; all outputs together equal ``self(f0, ld)["audio"]``
+        to float rounding (:class:`~audiokit.ddsp.streaming.DDSPStream`; latency one frame plus the
+        noise filter's group delay, 6 ms for the bundled models). ``seed`` fixes the noise."""
+        return DDSPStream(self, self._generator(seed))
 
     @torch.no_grad()
     def timbre_transfer_blocks(

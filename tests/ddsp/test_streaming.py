@@ -178,3 +178,21 @@ def test_timbre_transfer_of_a_long_array_renders_in_blocks(monkeypatch):
     out = model.timbre_transfer(x, 16000, seed=3)
     assert calls == [1] and out.shape == ref.shape
     assert float((out - ref).abs().max()) < 1e-4 * float(ref.abs().max())
+
+
+def test_model_stream_equals_forward_with_the_same_seed():
+    torch.manual_seed(1)
+    model = DDSPAutoencoder(
+        DDSPConfig(decoder=DecoderConfig(rnn_channels=16, ch=8, layers_per_stack=1))
+    ).eval()
+    with torch.no_grad():
+        model.decoder.dense_out.bias[1 + model.config.n_harmonics :] = 5.0  # audible noise
+    f0 = torch.linspace(200.0, 400.0, 300)[None]
+    ld = torch.full((1, 300), -25.0)
+    s = model.stream(seed=9)
+    out = torch.cat([s.push(f0[:, i : i + 7], ld[:, i : i + 7]) for i in range(0, 300, 7)] + [s.flush()], -1)
+    model.processor_group.modules_by_name["filtered_noise"].generator = torch.Generator().manual_seed(9)
+    with torch.no_grad():
+        ref = model(f0, ld)["audio"]
+    assert out.shape == ref.shape
+    assert float((out - ref).abs().max()) < 1e-4 * float(ref.abs().max())
