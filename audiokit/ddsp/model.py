@@ -363,8 +363,9 @@ class DDSPAutoencoder(PretrainedMixin, nn.Module):
     def stream(self, seed: int | None = 0) -> DDSPStream:
         """Real-time rendering from controls: ``push(f0_hz (B, f), loudness_db (B, f)) -> (B, t)`` audio
         as frames arrive, ``flush()`` at the end; all outputs together equal ``self(f0, ld)["audio"]``
-        to float rounding (:class:`~audiokit.ddsp.streaming.DDSPStream`; latency one frame plus the
-        noise filter's group delay, 6 ms for the bundled models). ``seed`` fixes the noise."""
+        to float rounding (:class:`~audiokit.ddsp.streaming.DDSPStream`; latency the larger of one
+        frame and the noise filter's group delay: 64 samples, 4 ms, for the bundled models). ``seed``
+        fixes the noise."""
         return DDSPStream(self, self._generator(seed))
 
     @torch.no_grad()

@@ -150,8 +150,8 @@ class DDSPStream:
 
     ``push(f0_hz (B, f), loudness_db (B, f)) -> (B, t)`` audio; ``flush()`` the rest. All outputs
     together equal ``model(f0_hz, loudness_db)["audio"]`` of the whole sequences to float rounding
-    (the same noise when ``generator`` is seeded alike). Latency: one frame plus the noise filter's
-    group delay.
+    (the same noise when ``generator`` is seeded alike). Latency: the larger of one frame (the
+    harmonic bank needs the next frame) and the noise filter's group delay.
     """
 
     def __init__(self, model: DDSPAutoencoder, generator: torch.Generator | None = None):
