@@ -236,6 +236,18 @@ def _constraints_func(frozen: Any) -> list[float]:
     return [float(frozen.user_attrs.get(_VIOLATION, 0.0))]
 
 
+#: Decimals of the scores and constraint margins the sampler sees. Metrics computed with numpy
+#: (ESTOI, similarity) differ in the last bits between processes (summation order follows the
+#: arrays' memory alignment); the GP sampler can turn such a difference into another trial, so a
+#: rerun would query audio the first run never sent (a reply-cache miss). Nine decimals remove that
+#: noise and nothing a search could use; the records keep the exact values.
+SAMPLER_DECIMALS = 9
+
+
+def _for_sampler(value: float) -> float:
+    return round(float(value), SAMPLER_DECIMALS)
+
+
 def make_sampler(
     name: str, seed: int, n_startup: int | None, budget: int, legacy_constraints: bool = False
 ) -> Any:
@@ -309,7 +321,7 @@ def run_study(
         # the signed margin (threshold - value): negative when feasible, so the constraint's GP
         # sees how far inside the feasible region a trial is, not just a 0/1 flag
         v = float(out.info.get("violation", 0.0 if out.feasible else 1.0))
-        violation = min(v, 0.0) if out.feasible else max(v, 1e-6)
+        violation = _for_sampler(min(v, 0.0) if out.feasible else max(v, 1e-6))
         if legacy:
             trial.set_user_attr(_VIOLATION, violation)
         else:
@@ -323,7 +335,7 @@ def run_study(
         history.append(rec)
         if out.success and stop_at_success:
             trial.study.stop()
-        return float(value)
+        return _for_sampler(value)
 
     try:
         with warnings.catch_warnings():

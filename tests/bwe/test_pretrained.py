@@ -39,8 +39,8 @@ def test_release_files_and_config(model):
     assert f"{evaluation['results']['bundled']['ap_bwe_tiny']['lsd']:.3f}" in card
 
 
+@pytest.mark.usefixtures("one_thread")  # restores the thread count after (it leaked into later tests)
 def test_extends_bundled_speech_better_than_sinc(model):
-    torch.set_num_threads(1)
     lsd_model, lsd_sinc, lsd_hf_model, lsd_hf_sinc = [], [], [], []
     for f in speech_files(16000):
         ref = load(f, mono=True)[0][0]

@@ -133,9 +133,12 @@ def test_refusal_objective_with_faults_interruption_resume_cache_and_report(
     text = log.read_text()
     assert "HTTP 429" in text and "timed out after 20 s" in text and "malformed reply" in text
     # 3. a full rerun (--force) pays nothing: every query comes from the cache
-    n = server.counts["requests"]
+    # (this failed now and then before the sampler saw rounded metrics: ESTOI's last bits differ
+    # between the subprocess of step 1 and this process, and the GP turned that into another trial)
+    before = dict(server.counts)
     assert main(_args(server, bench, out, "index.jsonl", "--force")) == 0
-    assert server.counts["requests"] == n
+    new = {k: v - before.get(k, 0) for k, v in server.counts.items() if v != before.get(k, 0)}
+    assert not new, f"the cached rerun reached the server: {new}"
     for r in _records(out)[-2:]:
         u = r["usage"]["target"]
         assert u["requests"] == 0 and u["cache_hits"] == u["queries"] == r["queries"] > 0
