@@ -92,7 +92,9 @@ def test_mel_batch_and_grad():
     assert out.shape == (3, 80, 51)
     out.mean().backward()
     assert torch.isfinite(x.grad).all()
-    assert torch.allclose(m(x[1:2]), out[1:2])
+    # one item alone equals it in the batch to float rounding: an absolute tolerance, because a log-mel
+    # value near 0 has no relative one (measured 2.4e-7 with AVX2 kernels and 2 threads)
+    torch.testing.assert_close(m(x[1:2]), out[1:2], rtol=0, atol=1e-5)
 
 
 def test_bad_arguments():
